@@ -1,0 +1,33 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Each installs what it
+# needs into the project's own virtual environment (.venv) first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN ?= runs/demo
+# Point SOURCE at a folder holding the Kaggle zip (or its Dataset/ folder) to run the demo
+# on real data instead of generated images.
+SOURCE ?=
+DEMO_SOURCE := $(if $(SOURCE),$(SOURCE),$(RUN)/source)
+
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[train,edge,serve,dev]"
+	touch $@
+
+demo: venv
+	rm -rf $(RUN)
+	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
+	$(VENV)/bin/tfds build builders/deepfake_real_images --manual_dir=$(DEMO_SOURCE) \
+	    --data_dir=$(RUN)/tfds
+	$(PY) -m dfd.bench.input_pipeline --data_dir=$(RUN)/tfds --epochs=2 --skip_seed_loader
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) runs build dist *.egg-info

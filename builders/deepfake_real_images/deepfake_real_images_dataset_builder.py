@@ -1,0 +1,132 @@
+"""deepfake_real_images: Kaggle's "deepfake-and-real-images" (OpenForensics faces) for TFDS.
+
+Build with:
+  tfds build builders/deepfake_real_images --manual_dir=DIR --data_dir=OUT
+where DIR holds the Kaggle zip, the extracted `Dataset/` folder, or a folder containing it.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+
+import tensorflow_datasets as tfds
+from absl import logging
+
+from builders.deepfake_real_images import source_files
+from dfd import spec
+
+_DESCRIPTION = """
+Face images labelled real (0) or fake (1), from the Kaggle "deepfake-and-real-images"
+collection of OpenForensics faces (256x256 JPEG, splits Train/Validation/Test).
+
+Source JPEGs are stored byte for byte, never re-encoded. Files that are not 8-bit RGB JPEG
+but decode (grayscale, CMYK, 16-bit, palette or alpha PNG) are converted to RGB and stored
+as lossless PNG. Files that cannot be decoded (empty, truncated, not an image, or over
+{max_pixels} pixels) are dropped; each is logged, and the counts per split, with every
+dropped file and its reason, are in this dataset's metadata (`info.metadata["splits"]`),
+together with a sha256 digest of each split's source files.
+""".format(max_pixels=spec.MAX_IMAGE_PIXELS)
+
+
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Kaggle deepfake-and-real-images, read from a manual download."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release: source JPEG bytes kept, odd images converted to PNG, "
+                 "undecodable files dropped and counted in metadata.",
+    }
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Download "deepfake-and-real-images" from Kaggle (an archive holding
+    Dataset/{Train,Validation,Test}/{Fake,Real}/*.jpg) and pass --manual_dir=DIR, where DIR
+    holds the zip as downloaded, the extracted Dataset/ folder, or a folder containing it.
+    """
+    MAX_IMAGE_PIXELS = spec.MAX_IMAGE_PIXELS
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            description=_DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                # No encoding_format: kept JPEG bytes and converted PNG bytes both pass
+                # through as they are, and TFDS decodes either.
+                "image": tfds.features.Image(shape=(None, None, 3)),
+                "label": tfds.features.ClassLabel(names=list(spec.LABELS)),
+                "file_name": tfds.features.Text(),
+            }),
+            supervised_keys=("image", "label"),
+            homepage="https://www.kaggle.com/datasets/manjilkarki/deepfake-and-real-images",
+            license="CC BY 4.0",
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def _locate_source(self, dl_manager) -> str:
+        manual_dir = os.fspath(dl_manager.manual_dir)
+        root = source_files.find_dataset_root(manual_dir)
+        source = {"manual_dir": manual_dir}
+        if root is None:
+            archive = source_files.find_zip(manual_dir)
+            if archive is None:
+                raise FileNotFoundError(
+                    f"{manual_dir} holds neither Dataset/{{Train,Validation,Test}}/{{Real,Fake}} "
+                    f"folders nor a .zip of them.{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            source.update(archive=os.path.basename(archive), archive_sha256=_sha256_file(archive))
+            extracted = os.fspath(dl_manager.extract(archive))
+            root = source_files.find_dataset_root(extracted)
+            if root is None:
+                raise FileNotFoundError(
+                    f"{archive} extracted to {extracted}, which has no "
+                    f"Dataset/{{Train,Validation,Test}}/{{Real,Fake}} folders.")
+        source["dataset_root"] = root
+        self.info.metadata["source"] = source
+        self.info.metadata.setdefault("splits", {})
+        self.info.metadata.setdefault("class_counts", {})
+        return root
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        root = self._locate_source(dl_manager)
+        present = [s for s in source_files.SPLIT_FOLDERS if source_files.list_split(root, s)]
+        if not present:
+            raise FileNotFoundError(f"{root} has split folders but no files in them.")
+        return {split: self._generate_examples(root, split) for split in present}
+
+    def _generate_examples(self, root: str, split: str):
+        counts = collections.Counter()
+        per_class = collections.Counter()
+        skipped = []
+        manifest = hashlib.sha256()
+        for class_name, name, vetted in source_files.iter_vetted(
+                root, split, self.MAX_IMAGE_PIXELS):
+            key = f"{class_name}/{name}"
+            manifest.update(f"{key}\t{vetted.sha256}\n".encode())
+            counts[vetted.action] += 1
+            if vetted.action == "skipped":
+                logging.warning("deepfake_real_images: skipped %s/%s: %s", split, key,
+                                vetted.reason)
+                skipped.append({"file": key, "reason": vetted.reason})
+                continue
+            if vetted.action == "converted":
+                logging.info("deepfake_real_images: converted %s/%s (%s)", split, key,
+                             vetted.reason)
+            per_class[class_name] += 1
+            yield key, {"image": vetted.encoded, "label": class_name, "file_name": name}
+        logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped",
+                     split, counts["kept"], counts["converted"], counts["skipped"])
+        self.info.metadata["splits"][split] = {
+            "files": sum(counts.values()),
+            "kept": counts["kept"],
+            "converted": counts["converted"],
+            "skipped": counts["skipped"],
+            "skipped_files": skipped,
+            "source_sha256": manifest.hexdigest(),
+        }
+        self.info.metadata["class_counts"][split] = {c: per_class[c] for c in spec.LABELS}

@@ -1,0 +1,55 @@
+"""The one preprocessing contract that training, export and the edge runtime all follow.
+
+A detector that sees differently resized pixels at inference than in training loses exactly
+the faint high-frequency traces it learned, so there is one definition here and two
+implementations of it: TensorFlow ops in `dfd.data` (used by training and the SavedModel)
+and numpy in `dfd.lite.preprocess` (used on the device). `tests/test_preprocess_parity.py`
+proves that both give the same tensor for the same JPEG.
+
+The contract, in order:
+  1. Decode to 8-bit RGB (grayscale is replicated, alpha is dropped). JPEG uses the
+     accurate integer IDCT with fancy chroma upsampling (libjpeg's defaults, what Pillow
+     does; TensorFlow must be asked for `dct_method="INTEGER_ACCURATE"`, its default is the
+     fast IDCT, which differs by up to 6 levels). EXIF orientation is ignored, as
+     TensorFlow's decoders ignore it.
+  2. Crop the largest centred square: top = (height - side) // 2, left = (width - side) // 2.
+     Squashing instead would distort non-square sources (CelebA's 178x218 faces) but not
+     square ones (StyleGAN's 256x256), handing the model a class cue that is not a face.
+  3. Resize to `size` x `size` with bilinear interpolation, half-pixel centres and no
+     antialiasing (TensorFlow's `tf.image.resize(..., "bilinear", antialias=False)`).
+  4. Round to nearest with ties to even (numpy's and TensorFlow's rounding agree), clip
+     to [0, 255] and store as uint8.
+The model receives these uint8 values (as float32 0..255 or as uint8); its own first layer
+maps them to whatever range it wants, so the contract never changes with the architecture.
+"""
+
+LABELS = ("real", "fake")
+"""Class names by label index: the model outputs P(fake), label 1 = fake."""
+
+FAKE_LABEL = 1
+
+DEFAULT_IMAGE_SIZE = 128
+CROP = "center_square"
+JPEG_DCT_METHOD = "INTEGER_ACCURATE"
+RESIZE_METHOD = "bilinear"
+HALF_PIXEL_CENTERS = True
+ANTIALIAS = False
+VALUE_RANGE = (0, 255)
+"""Pixel values the model input receives, after rounding to integers."""
+
+MAX_IMAGE_PIXELS = 40_000_000
+"""Larger images are refused before decoding: a 20000x20000 JPEG is a decompression bomb."""
+
+
+def describe(image_size: int) -> dict:
+    """The contract as data, written into model.json so a device can check what it runs."""
+    return {
+        "image_size": int(image_size),
+        "jpeg_idct": "accurate integer (libjpeg ISLOW), fancy upsampling",
+        "crop": CROP,
+        "resize_method": RESIZE_METHOD,
+        "half_pixel_centers": HALF_PIXEL_CENTERS,
+        "antialias": ANTIALIAS,
+        "value_range": list(VALUE_RANGE),
+        "rounding": "nearest, ties to even, then uint8",
+    }

@@ -1,0 +1,88 @@
+"""Whole builds: every bad-file case in one folder, the zip form, and a real shared set."""
+
+import json
+import zipfile
+
+import pytest
+import tensorflow_datasets as tfds
+
+import numpy as np
+from builders.deepfake_real_images import Builder
+from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb, write_kaggle_folder
+
+
+def build(manual_dir, data_dir):
+    builder = Builder(data_dir=str(data_dir))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    return builder
+
+
+def bad_collection():
+    good = {f"Train/{c}/{c.lower()}_{i}.jpg": jpeg_bytes(seed=i + 10 * (c == "Fake"))
+            for c in ("Real", "Fake") for i in range(3)}
+    bad = {
+        "Train/Fake/zero.jpg": b"",
+        "Train/Fake/truncated.jpg": jpeg_bytes(64, 64)[:500],
+        "Train/Real/text.jpg": b"not an image at all\n",
+        "Train/Real/bomb.jpg": jpeg_claiming_size(20000, 20000),
+    }
+    odd = {
+        "Train/Real/alpha.png": encode(np.dstack([textured_rgb(20, 20), np.full((20, 20), 9, np.uint8)]),
+                                        "PNG", "RGBA"),
+        "Train/Fake/gray.jpg": encode(textured_rgb(20, 20)[..., 0], "JPEG", "L"),
+        "Test/Real/real_0.jpg": jpeg_bytes(seed=99),
+        "Test/Fake/fake_0.jpg": jpeg_bytes(seed=98),
+    }
+    return {**good, **bad, **odd}
+
+
+def test_build_survives_every_bad_file_and_counts_them(tmp_path):
+    write_kaggle_folder(tmp_path / "src", bad_collection())
+    builder = build(tmp_path / "src", tmp_path / "out")
+    assert builder.info.splits["train"].num_examples == 8  # 6 good + 2 converted
+    assert builder.info.splits["test"].num_examples == 2
+    report = builder.info.metadata["splits"]["train"]
+    assert (report["kept"], report["converted"], report["skipped"]) == (6, 2, 4)
+    skipped = {entry["file"] for entry in report["skipped_files"]}
+    assert skipped == {"fake/zero.jpg", "fake/truncated.jpg", "real/text.jpg", "real/bomb.jpg"}
+    names = sorted(ex["file_name"].decode() for ex in tfds.as_numpy(builder.as_dataset("train")))
+    assert "alpha.png" in names and "gray.jpg" in names and "zero.jpg" not in names
+    labels = {ex["file_name"].decode(): ex["label"]
+              for ex in tfds.as_numpy(builder.as_dataset("train"))}
+    assert labels["fake_0.jpg"] == 1 and labels["real_0.jpg"] == 0
+    saved = json.loads((tmp_path / "out" / "deepfake_real_images" / "1.0.0" /
+                        "metadata.json").read_text())
+    assert saved["class_counts"]["train"] == {"real": 4, "fake": 4}
+
+
+def test_zip_and_folder_builds_hold_the_same_files(tmp_path):
+    dataset = write_kaggle_folder(tmp_path / "src", {
+        f"{s}/{c}/{i}.jpg": jpeg_bytes(seed=i) for s in ("Train", "Test")
+        for c in ("Real", "Fake") for i in range(2)})
+    (tmp_path / "zipped").mkdir()
+    with zipfile.ZipFile(tmp_path / "zipped" / "archive.zip", "w") as z:
+        for path in sorted(dataset.rglob("*.jpg")):
+            z.write(path, path.relative_to(tmp_path / "src"))
+    from_folder = build(tmp_path / "src", tmp_path / "out1").info.metadata
+    from_zip = build(tmp_path / "zipped", tmp_path / "out2").info.metadata
+    for split in ("train", "test"):
+        assert from_folder["splits"][split]["source_sha256"] == \
+            from_zip["splits"][split]["source_sha256"]
+    assert len(from_zip["source"]["archive_sha256"]) == 64
+
+
+def test_missing_source_fails_with_instructions(tmp_path):
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "wrong" / "notes.txt").write_text("the zip is somewhere else")
+    with pytest.raises(FileNotFoundError, match="(?s)neither Dataset.*Download"):
+        build(tmp_path / "wrong", tmp_path / "out")
+
+
+@pytest.mark.integration
+def test_builds_real_shared_faces(tmp_path, shared_set):
+    builder = build(shared_set("rff160"), tmp_path / "out")
+    counts = builder.info.metadata["class_counts"]
+    assert counts["train"] == {"real": 767, "fake": 676}
+    assert counts["test"] == {"real": 154, "fake": 156}
+    assert builder.info.metadata["splits"]["train"]["skipped"] == 0

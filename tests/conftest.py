@@ -1,0 +1,78 @@
+"""Fixtures shared by every room's tests: tiny generated images and the shared data sets."""
+
+import io
+import os
+import struct
+import pathlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = pathlib.Path(os.environ.get("DFD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def textured_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth random image with some detail: survives JPEG without becoming flat."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2, 3), dtype=np.uint8)
+    image = np.asarray(Image.fromarray(base).resize((width, height), Image.BICUBIC), np.int16)
+    return np.clip(image + rng.integers(-12, 13, image.shape), 0, 255).astype(np.uint8)
+
+
+def encode(pixels, fmt: str = "JPEG", mode: str | None = None, **params) -> bytes:
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels, mode)
+    out = io.BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def jpeg_bytes(height: int = 48, width: int = 48, seed: int = 0, quality: int = 90) -> bytes:
+    return encode(textured_rgb(height, width, seed), "JPEG", quality=quality)
+
+
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    """A real JPEG whose frame header is patched to claim width x height (a cheap bomb)."""
+    data = bytearray(jpeg_bytes(16, 16))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def write_kaggle_folder(root: pathlib.Path, files: dict) -> pathlib.Path:
+    """files maps 'Train/Fake/x.jpg' to bytes; returns root/'Dataset'."""
+    dataset = root / "Dataset"
+    for rel, data in files.items():
+        path = dataset / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return dataset
+
+
+@pytest.fixture
+def shared_set():
+    """Path of a ../shared/data set's Dataset/ folder, or a skip saying why it is absent."""
+    def get(name: str) -> pathlib.Path:
+        path = SHARED_DATA / name / "Dataset"
+        if not path.is_dir():
+            pytest.skip(f"shared data set {path} is absent (set DFD_SHARED_DATA to its parent)")
+        return path
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_tfds(tmp_path_factory):
+    """A built deepfake_real_images data dir from generated demo images (64x64, a few dozen)."""
+    import tensorflow_datasets as tfds
+
+    from builders.deepfake_real_images import Builder
+    from dfd import demo_data
+
+    base = tmp_path_factory.mktemp("tiny_tfds")
+    demo_data.generate(str(base / "source"), {"Train": 24, "Validation": 8, "Test": 8},
+                       size=64, seed=1)
+    builder = Builder(data_dir=str(base / "tfds"))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(base / "source")))
+    return base
