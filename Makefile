@@ -24,7 +24,8 @@ demo: venv
 	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
 	$(VENV)/bin/tfds build builders/deepfake_real_images --manual_dir=$(DEMO_SOURCE) \
 	    --data_dir=$(RUN)/tfds
-	$(PY) -m dfd.bench.input_pipeline --data_dir=$(RUN)/tfds --epochs=2 --skip_seed_loader
+	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train
+	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test
 
 test: venv
 	$(PY) -m pytest

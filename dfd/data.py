@@ -122,6 +122,10 @@ def _builder(data_dir: str, dataset: str):
     return tfds.builder(dataset, data_dir=data_dir)
 
 
+def split_names(data_dir: str, dataset: str = DEFAULT_DATASET) -> list[str]:
+    return list(_builder(data_dir, dataset).info.splits.keys())
+
+
 def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dict:
     """Example count and per-class counts of a split, as the builder recorded them."""
     builder = _builder(data_dir, dataset)

@@ -60,11 +60,16 @@ def main(argv=None) -> None:
         seconds, count = build(args.source, data_dir)
         rows.append(("`tfds build` (all splits)", f"{count} images in {seconds:.1f} s",
                      f"{count / seconds:.0f}"))
-    cfg = data.PipelineConfig(image_size=args.image_size, batch_size=args.batch_size)
-    ds = data.build_dataset(data_dir, "train", cfg, training=True)
-    for epoch, (seconds, count) in enumerate(time_epochs(ds, args.epochs), 1):
-        rows.append((f"dfd pipeline, epoch {epoch}", f"{count} images in {seconds:.2f} s",
-                     f"{count / seconds:.0f}"))
+    # Without augmentation it does the seed loader's job (decode, resize, batch); with
+    # dfd's training augmentation it does more, and both figures are reported.
+    for label, augment in (("no augmentation", ()),
+                           ("augment " + ",".join(data.AUGMENTATIONS), data.AUGMENTATIONS)):
+        cfg = data.PipelineConfig(image_size=args.image_size, batch_size=args.batch_size,
+                                  augment=augment)
+        ds = data.build_dataset(data_dir, "train", cfg, training=True)
+        for epoch, (seconds, count) in enumerate(time_epochs(ds, args.epochs), 1):
+            rows.append((f"dfd pipeline, {label}, epoch {epoch}",
+                         f"{count} images in {seconds:.2f} s", f"{count / seconds:.0f}"))
     if args.source and not args.skip_seed_loader:
         import keras
         seed_ds = keras.utils.image_dataset_from_directory(

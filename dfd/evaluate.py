@@ -1,0 +1,172 @@
+"""Evaluation report: metrics.json and plots for a trained workdir.
+
+    python -m dfd.evaluate --workdir=runs/x [--split=test]
+
+Reads the run's own resolved settings (workdir/config.json), loads the checkpoint chosen on
+the validation split (best.keras), and writes workdir/metrics.json with, per split: loss,
+accuracy, precision and recall of the fake class, ROC AUC, equal error rate and its
+threshold, confusion matrix; plus roc.png, pr.png, confusion_matrix.png and
+training_curves.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+
+from dfd import data, metrics
+
+BEST_MODEL = "best.keras"
+FINAL_MODEL = "final.keras"
+
+
+def load_config(workdir: str) -> dict:
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} is missing: --workdir must be a dfd.train run folder")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_model(workdir: str):
+    import keras
+    import dfd.models  # noqa: F401  (registers dfd's serialisable layers)
+    for name in (BEST_MODEL, FINAL_MODEL):
+        path = os.path.join(workdir, name)
+        if os.path.exists(path):
+            return keras.models.load_model(path), name
+    raise FileNotFoundError(f"no {BEST_MODEL} or {FINAL_MODEL} in {workdir}")
+
+
+def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, P(fake)) over a dataset of (images, labels) batches, in its order."""
+    labels, scores = [], []
+    for images, batch_labels in ds:
+        scores.append(np.asarray(model(images, training=False), np.float64).reshape(-1))
+        labels.append(np.asarray(batch_labels).reshape(-1))
+    return np.concatenate(labels), np.concatenate(scores)
+
+
+def evaluate_splits(model, config: dict, splits: list[str]) -> dict:
+    results, curves = {}, {}
+    cfg = data.PipelineConfig(image_size=config["image_size"], batch_size=config["batch_size"],
+                              cache="none", augment=())
+    for split in splits:
+        ds = data.build_dataset(config["data_dir"], split, cfg, training=False,
+                                dataset=config["dataset"])
+        labels, scores = predict(model, ds)
+        results[split] = metrics.summarize(labels, scores)
+        curves[split] = (labels, scores)
+    return results, curves
+
+
+def read_history(workdir: str) -> list[dict]:
+    path = os.path.join(workdir, "history.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+
+    def save(fig, name):
+        path = os.path.join(workdir, name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for split, (labels, scores) in curves.items():
+        fpr, tpr, _ = metrics.roc_curve(labels, scores)
+        ax.plot(fpr, tpr, label=f"{split} (AUC {results[split]['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set(xlabel="false positive rate (real called fake)",
+           ylabel="true positive rate (fakes caught)", title="ROC")
+    ax.legend(loc="lower right")
+    save(fig, "roc.png")
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for split, (labels, scores) in curves.items():
+        precision, recall = metrics.precision_recall_curve(labels, scores)
+        ax.plot(recall, precision, label=split)
+    ax.set(xlabel="recall (fake)", ylabel="precision (fake)", title="Precision-recall",
+           ylim=(0, 1.02))
+    ax.legend(loc="lower left")
+    save(fig, "pr.png")
+
+    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False)
+    for ax, (split, result) in zip(axes[0], results.items()):
+        matrix = np.array(result["confusion_matrix"]["rows_truth_cols_predicted"])
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, str(count), ha="center", va="center",
+                    color="white" if count > matrix.max() / 2 else "black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["real", "fake"],
+               yticklabels=["real", "fake"], xlabel="predicted", ylabel="truth", title=split)
+    save(fig, "confusion_matrix.png")
+
+    if history:
+        keys = [k for k in ("loss", "auc", "accuracy") if k in history[0]]
+        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
+        epochs = [row["epoch"] + 1 for row in history]
+        for ax, key in zip(axes[0], keys):
+            ax.plot(epochs, [row[key] for row in history], "o-", label="train")
+            if f"val_{key}" in history[0]:
+                ax.plot(epochs, [row[f"val_{key}"] for row in history], "o-", label="validation")
+            ax.set(xlabel="epoch", title=key)
+            ax.legend()
+        save(fig, "training_curves.png")
+    return written
+
+
+def evaluate_workdir(workdir: str, splits: list[str] | None = None) -> dict:
+    """Writes metrics.json and the plots; returns the metrics document."""
+    config = load_config(workdir)
+    model, checkpoint = load_model(workdir)
+    if not splits:
+        splits = list(data.split_names(config["data_dir"], config["dataset"]))
+    results, curves = evaluate_splits(model, config, splits)
+    report = {"checkpoint": checkpoint, "model": config["model"],
+              "image_size": config["image_size"], "dataset": config["dataset"],
+              "selected_on": config.get("eval_split", "validation"), "splits": results}
+    path = os.path.join(workdir, "metrics.json")
+    previous = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f).get("splits", {})
+    report["splits"] = {**previous, **results}
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    write_plots(workdir, results, curves, read_history(workdir))
+    return report
+
+
+def main(argv) -> None:
+    from dfd.flags import FLAGS
+    del argv
+    report = evaluate_workdir(FLAGS.workdir, FLAGS.split)
+    for split, result in report["splits"].items():
+        print(f"{split}: accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}  "
+              f"EER {result['eer']:.4f}  precision {result['precision']:.4f}  "
+              f"recall {result['recall']:.4f}  ({result['examples']} images)")
+
+
+def run() -> None:
+    from absl import app, flags
+    import dfd.flags  # noqa: F401
+    flags.mark_flag_as_required("workdir")
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

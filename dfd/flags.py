@@ -1,0 +1,86 @@
+"""Every flag of dfd's training room, defined once; `dfd.train` and `dfd.evaluate` import it.
+
+Validators run when absl parses the command line, so a bad value stops the program before
+any data is read, with a message that names the flag.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+from dfd import data, models, spec
+
+# Where and what.
+flags.DEFINE_string("workdir", None, "Run folder: checkpoints, logs, flags, metrics, plots.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir holding the built dataset.")
+flags.DEFINE_string("dataset", data.DEFAULT_DATASET, "TFDS dataset name in --data_dir.")
+flags.DEFINE_string("train_split", "train", "Split to train on.")
+flags.DEFINE_string("eval_split", "validation", "Split that selects checkpoints (never test).")
+flags.DEFINE_list("split", None, "dfd.evaluate: splits to report (default: every split).")
+
+# Model.
+flags.DEFINE_enum("model", "dfdnet", models.names(), "Architecture from dfd.models.")
+flags.DEFINE_integer("image_size", spec.DEFAULT_IMAGE_SIZE, "Model input side in pixels.")
+flags.DEFINE_float("dropout", 0.2, "Dropout before the output layer.")
+
+# Optimisation.
+flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas).")
+flags.DEFINE_integer("epochs", 20, "Maximum epochs (early stopping may end sooner).")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "adam"], "adam = the seed's recipe.")
+flags.DEFINE_float("learning_rate", 2e-3, "Peak learning rate.")
+flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"],
+                  "cosine = linear warm-up then cosine decay to 0 over all epochs.")
+flags.DEFINE_float("warmup_epochs", 1.0, "Warm-up length for the cosine schedule.")
+flags.DEFINE_float("weight_decay", 1e-4, "Decoupled weight decay (adamw only).")
+flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing for the binary cross-entropy.")
+flags.DEFINE_enum("class_weight", "balanced", ["balanced", "none"],
+                  "balanced weighs each class by n / (2 n_class) from the builder's counts.")
+flags.DEFINE_integer("early_stopping_patience", 5,
+                     "Epochs without a better validation AUC before stopping; 0 = never.")
+
+# Input pipeline.
+flags.DEFINE_list("augment", list(data.AUGMENTATIONS),
+                  f"Training augmentations, any of {list(data.AUGMENTATIONS)}; empty = none.")
+flags.DEFINE_string("cache", "memory", '"memory", "none", or a file path prefix.')
+flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer in examples.")
+flags.DEFINE_integer("seed", 0, "Seed for initialisation, shuffling and augmentation.")
+flags.DEFINE_bool("deterministic", False, "Reproducible op order (slower).")
+
+# Hardware.
+flags.DEFINE_enum("mixed_precision", "auto", ["auto", "on", "off"],
+                  "auto = mixed_float16 only on GPUs of compute capability >= 7.0.")
+flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
+                  "auto = multi_worker when TF_CONFIG names workers, mirrored on >1 GPU.")
+
+FLAGS = flags.FLAGS
+
+flags.register_validator("image_size", lambda v: 32 <= v <= 512,
+                         "--image_size must be between 32 and 512 pixels.")
+flags.register_validator("batch_size", lambda v: v >= 1, "--batch_size must be at least 1.")
+flags.register_validator("epochs", lambda v: v >= 1, "--epochs must be at least 1.")
+flags.register_validator("learning_rate", lambda v: 0 < v < 1,
+                         "--learning_rate must be in (0, 1).")
+flags.register_validator("warmup_epochs", lambda v: v >= 0, "--warmup_epochs must be >= 0.")
+flags.register_validator("weight_decay", lambda v: v >= 0, "--weight_decay must be >= 0.")
+flags.register_validator("dropout", lambda v: 0 <= v < 1, "--dropout must be in [0, 1).")
+flags.register_validator("label_smoothing", lambda v: 0 <= v < 0.5,
+                         "--label_smoothing must be in [0, 0.5).")
+flags.register_validator("early_stopping_patience", lambda v: v >= 0,
+                         "--early_stopping_patience must be >= 0.")
+flags.register_validator("shuffle_buffer", lambda v: v >= 1,
+                         "--shuffle_buffer must be at least 1.")
+flags.register_validator(
+    "augment", lambda v: set(v) <= set(data.AUGMENTATIONS),
+    f"--augment may only name {', '.join(data.AUGMENTATIONS)}.")
+flags.register_validator(
+    "data_dir", lambda v: v is None or os.path.isdir(v),
+    "--data_dir must be an existing folder (build it with `tfds build`).")
+
+
+def pipeline_config() -> data.PipelineConfig:
+    return data.PipelineConfig(
+        image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, cache=FLAGS.cache,
+        augment=tuple(FLAGS.augment), shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
+        deterministic=FLAGS.deterministic)

@@ -1,0 +1,76 @@
+"""Choosing tf.distribute strategy and dtype policy from flags and the machine.
+
+The decisions are pure functions of what was found (GPU count, compute capabilities,
+TF_CONFIG), so they are tested on a CPU-only machine; only `make_strategy` and
+`apply_precision` touch TensorFlow state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+
+def gpu_capabilities() -> list[tuple[int, int]]:
+    """Compute capability of each visible GPU, e.g. [(8, 0), (8, 0)]."""
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append(tuple(details.get("compute_capability", (0, 0))))
+    return found
+
+
+def tf_config_workers(environ=os.environ) -> int:
+    """Number of workers TF_CONFIG names (0 when unset or not a cluster)."""
+    try:
+        cluster = json.loads(environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def choose_strategy(flag: str, num_gpus: int, num_workers: int) -> str:
+    """'default', 'mirrored' or 'multi_worker' for --distribution=flag on this machine."""
+    if flag != "auto":
+        return flag
+    if num_workers > 1:
+        return "multi_worker"
+    if num_gpus > 1:
+        return "mirrored"
+    return "default"
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def choose_precision(flag: str, capabilities: list[tuple[int, int]]) -> str:
+    """'mixed_float16' or 'float32'. auto: only if every GPU has tensor cores (>= 7.0)."""
+    if flag == "on":
+        return "mixed_float16"
+    if flag == "off":
+        return "float32"
+    if capabilities and all(cap >= (7, 0) for cap in capabilities):
+        return "mixed_float16"
+    return "float32"
+
+
+def apply_precision(policy: str) -> None:
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True except on non-chief workers of a multi-worker run (they must not write outputs)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0
+                                    and "chief" not in resolver.cluster_spec().as_dict())

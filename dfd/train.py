@@ -1,0 +1,168 @@
+"""Trainer: `python -m dfd.train --flagfile=configs/<name>.flags` (also `dfd-train`).
+
+One Keras `fit` over dfd's tf.data pipeline, with the callbacks Keras already has:
+BackupAndRestore (rerun the same command after a kill and it resumes from the last finished
+epoch), ModelCheckpoint of the best validation AUC, EarlyStopping, TensorBoard,
+TerminateOnNaN and a CSV history. Ends by writing the evaluation report (dfd.evaluate).
+
+The workdir gets flags.txt (a flagfile that repeats the run exactly), config.json,
+best.keras, final.keras, history.csv, tensorboard/, backup/, metrics.json and plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+
+from absl import app, flags, logging
+
+import dfd.flags
+from dfd import data, hardware, models
+from dfd.flags import FLAGS
+
+
+def write_flags(workdir: str) -> str:
+    """Writes every dfd flag with its value, as a flagfile that reproduces this run."""
+    path = os.path.join(workdir, "flags.txt")
+    with open(path, "w") as f:
+        for flag in FLAGS.get_flags_for_module(dfd.flags):
+            if flag.value is not None:
+                f.write(flag.serialize() + "\n")
+    return path
+
+
+def resolved_config(strategy_name: str, precision: str, replicas: int) -> dict:
+    config = {flag.name: flag.value for flag in FLAGS.get_flags_for_module(dfd.flags)}
+    config.update(strategy=strategy_name, precision=precision, replicas=replicas)
+    return config
+
+
+def class_weights(info: dict) -> dict | None:
+    """n / (2 n_c) per class, so an imbalanced split does not just learn the majority."""
+    counts = info.get("class_counts")
+    if FLAGS.class_weight == "none" or not counts:
+        return None
+    total = sum(counts.values())
+    return {label: total / (2.0 * max(counts[name], 1))
+            for label, name in enumerate(("real", "fake"))}
+
+
+def make_optimizer(steps_per_epoch: int):
+    import keras
+    total = max(1, steps_per_epoch * FLAGS.epochs)
+    if FLAGS.lr_schedule == "cosine":
+        warmup = min(int(FLAGS.warmup_epochs * steps_per_epoch), total - 1)
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else FLAGS.learning_rate,
+            decay_steps=max(1, total - warmup),
+            warmup_target=FLAGS.learning_rate if warmup else None, warmup_steps=warmup)
+    else:
+        rate = FLAGS.learning_rate
+    if FLAGS.optimizer == "adam":
+        return keras.optimizers.Adam(rate)
+    return keras.optimizers.AdamW(rate, weight_decay=FLAGS.weight_decay)
+
+
+def best_so_far(history_path: str, monitor: str = "val_auc") -> float | None:
+    """The best monitored value of earlier (killed) attempts, so a resumed run does not
+    overwrite best.keras with a worse epoch."""
+    if not os.path.exists(history_path):
+        return None
+    with open(history_path) as f:
+        values = [float(r[monitor]) for r in csv.DictReader(f) if r.get(monitor)]
+    return max(values) if values else None
+
+
+def make_callbacks(workdir: str, chief: bool, private_dir: str) -> list:
+    import keras
+    history = os.path.join(workdir, "history.csv")
+    out = workdir if chief else private_dir
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        # Before the CSV logger: once an epoch's line is in history.csv, its backup exists.
+        keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(out, "best.keras"), monitor="val_auc", mode="max",
+            save_best_only=True, initial_value_threshold=best_so_far(history)),
+        keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")),
+    ]
+    if FLAGS.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_auc", mode="max", patience=FLAGS.early_stopping_patience))
+    if chief:
+        callbacks.append(keras.callbacks.CSVLogger(history, append=True))
+    return callbacks
+
+
+def train_and_evaluate(workdir: str) -> dict:
+    import keras
+    import tensorflow as tf
+
+    strategy_name = hardware.choose_strategy(
+        FLAGS.distribution, len(tf.config.list_physical_devices("GPU")),
+        hardware.tf_config_workers())
+    strategy = hardware.make_strategy(strategy_name)
+    precision = hardware.choose_precision(FLAGS.mixed_precision, hardware.gpu_capabilities())
+    hardware.apply_precision(precision)
+    chief = hardware.is_chief(strategy)
+    task = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
+    private_dir = workdir if chief else os.path.join(workdir, f"worker{task}")
+    os.makedirs(private_dir, exist_ok=True)
+    keras.utils.set_random_seed(FLAGS.seed)
+    logging.info("strategy %s with %d replicas, precision %s, chief=%s", strategy_name,
+                 strategy.num_replicas_in_sync, precision, chief)
+
+    config = resolved_config(strategy_name, precision, strategy.num_replicas_in_sync)
+    if chief:
+        write_flags(workdir)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+
+    pipeline = dfd.flags.pipeline_config()
+    train_info = data.split_info(FLAGS.data_dir, FLAGS.train_split, FLAGS.dataset)
+    train_ds = data.build_dataset(FLAGS.data_dir, FLAGS.train_split, pipeline, training=True,
+                                  dataset=FLAGS.dataset)
+    eval_ds = data.build_dataset(FLAGS.data_dir, FLAGS.eval_split, pipeline, training=False,
+                                 dataset=FLAGS.dataset)
+    steps_per_epoch = math.ceil(train_info["num_examples"] / FLAGS.batch_size)
+
+    with strategy.scope():
+        model = models.build(FLAGS.model, FLAGS.image_size, FLAGS.dropout)
+        model.compile(
+            optimizer=make_optimizer(steps_per_epoch),
+            loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
+            metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
+                     keras.metrics.AUC(name="auc"),
+                     keras.metrics.Precision(name="precision"),
+                     keras.metrics.Recall(name="recall")])
+    model.fit(train_ds, validation_data=eval_ds, epochs=FLAGS.epochs,
+              class_weight=class_weights(train_info),
+              callbacks=make_callbacks(workdir, chief, private_dir),
+              verbose=1 if sys.stdout.isatty() else 2)
+    model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
+    if not chief:
+        return {}
+    from dfd import evaluate
+    return evaluate.evaluate_workdir(workdir)
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    os.makedirs(FLAGS.workdir, exist_ok=True)
+    report = train_and_evaluate(FLAGS.workdir)
+    for split, result in report.get("splits", {}).items():
+        print(f"{split}: accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}  "
+              f"EER {result['eer']:.4f}")
+
+
+def run() -> None:
+    flags.mark_flags_as_required(["workdir", "data_dir"])
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
