@@ -50,7 +50,7 @@ def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(labels), np.concatenate(scores)
 
 
-def evaluate_splits(model, config: dict, splits: list[str]) -> dict:
+def evaluate_splits(model, config: dict, splits: list[str]) -> tuple[dict, dict]:
     results, curves = {}, {}
     cfg = data.PipelineConfig(image_size=config["image_size"], batch_size=config["batch_size"],
                               cache="none", augment=())
@@ -136,19 +136,25 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None) -> dict:
     if not splits:
         splits = list(data.split_names(config["data_dir"], config["dataset"]))
     results, curves = evaluate_splits(model, config, splits)
-    report = {"checkpoint": checkpoint, "model": config["model"],
-              "image_size": config["image_size"], "dataset": config["dataset"],
-              "selected_on": config.get("eval_split", "validation"), "splits": results}
     path = os.path.join(workdir, "metrics.json")
     previous = {}
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f).get("splits", {})
-    report["splits"] = {**previous, **results}
+    report = {"checkpoint": checkpoint, "model": config["model"],
+              "image_size": config["image_size"], "dataset": config["dataset"],
+              "selected_on": config.get("eval_split", "validation"),
+              "splits": {**previous, **results}}
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     write_plots(workdir, results, curves, read_history(workdir))
     return report
+
+
+def summary_line(split: str, result: dict) -> str:
+    return (f"{split}: accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}  "
+            f"EER {result['eer']:.4f}  precision {result['precision']:.4f}  "
+            f"recall {result['recall']:.4f}  ({result['examples']} images)")
 
 
 def main(argv) -> None:
@@ -156,9 +162,7 @@ def main(argv) -> None:
     del argv
     report = evaluate_workdir(FLAGS.workdir, FLAGS.split)
     for split, result in report["splits"].items():
-        print(f"{split}: accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}  "
-              f"EER {result['eer']:.4f}  precision {result['precision']:.4f}  "
-              f"recall {result['recall']:.4f}  ({result['examples']} images)")
+        print(summary_line(split, result))
 
 
 def run() -> None:

@@ -11,7 +11,6 @@ best.keras, final.keras, history.csv, tensorboard/, backup/, metrics.json and pl
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import sys
 from absl import app, flags, logging
 
 import dfd.flags
-from dfd import data, hardware, models
+from dfd import data, evaluate, hardware, models
 from dfd.flags import FLAGS
 
 
@@ -66,13 +65,10 @@ def make_optimizer(steps_per_epoch: int):
     return keras.optimizers.AdamW(rate, weight_decay=FLAGS.weight_decay)
 
 
-def best_so_far(history_path: str, monitor: str = "val_auc") -> float | None:
+def best_so_far(workdir: str, monitor: str = "val_auc") -> float | None:
     """The best monitored value of earlier (killed) attempts, so a resumed run does not
     overwrite best.keras with a worse epoch."""
-    if not os.path.exists(history_path):
-        return None
-    with open(history_path) as f:
-        values = [float(r[monitor]) for r in csv.DictReader(f) if r.get(monitor)]
+    values = [row[monitor] for row in evaluate.read_history(workdir) if monitor in row]
     return max(values) if values else None
 
 
@@ -86,7 +82,7 @@ def make_callbacks(workdir: str, chief: bool, private_dir: str) -> list:
         keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup")),
         keras.callbacks.ModelCheckpoint(
             os.path.join(out, "best.keras"), monitor="val_auc", mode="max",
-            save_best_only=True, initial_value_threshold=best_so_far(history)),
+            save_best_only=True, initial_value_threshold=best_so_far(workdir)),
         keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")),
     ]
     if FLAGS.early_stopping_patience:
@@ -145,7 +141,6 @@ def train_and_evaluate(workdir: str) -> dict:
     model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
     if not chief:
         return {}
-    from dfd import evaluate
     return evaluate.evaluate_workdir(workdir)
 
 
@@ -155,8 +150,7 @@ def main(argv) -> None:
     os.makedirs(FLAGS.workdir, exist_ok=True)
     report = train_and_evaluate(FLAGS.workdir)
     for split, result in report.get("splits", {}).items():
-        print(f"{split}: accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}  "
-              f"EER {result['eer']:.4f}")
+        print(evaluate.summary_line(split, result))
 
 
 def run() -> None:
