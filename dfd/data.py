@@ -40,13 +40,14 @@ def decode(encoded: tf.Tensor) -> tf.Tensor:
 
 
 def center_square(image: tf.Tensor) -> tf.Tensor:
-    """The largest centred square, with the integer offsets `dfd.spec` defines."""
+    """The largest centred square of (H, W, C) or a (N, H, W, C) batch, with the integer
+    offsets `dfd.spec` defines (the SavedModel crops whole batches in the graph)."""
     shape = tf.shape(image)
-    height, width = shape[0], shape[1]
+    height, width = shape[-3], shape[-2]
     side = tf.minimum(height, width)
     top = (height - side) // 2
     left = (width - side) // 2
-    return image[top:top + side, left:left + side]
+    return image[..., top:top + side, left:left + side, :]
 
 
 def resize_to_uint8(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -57,7 +58,7 @@ def resize_to_uint8(image: tf.Tensor, size: int) -> tf.Tensor:
 
 
 def preprocess_image(image: tf.Tensor, size: int) -> tf.Tensor:
-    """(H, W, 3) uint8 of any size to the (size, size, 3) uint8 model input."""
+    """(H, W, 3) uint8 of any size (or a batch of them) to the (size, size, 3) model input."""
     return resize_to_uint8(center_square(image), size)
 
 

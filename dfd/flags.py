@@ -1,4 +1,5 @@
-"""Every flag of dfd's training room, defined once; `dfd.train` and `dfd.evaluate` import it.
+"""Every flag of dfd's TensorFlow side, defined once; `dfd.train`, `dfd.evaluate` and
+`export` import it (the edge runtime has no absl and parses its few options itself).
 
 Validators run when absl parses the command line, so a bad value stops the program before
 any data is read, with a message that names the flag.
@@ -54,6 +55,16 @@ flags.DEFINE_enum("mixed_precision", "auto", ["auto", "on", "off"],
 flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "auto = multi_worker when TF_CONFIG names workers, mirrored on >1 GPU.")
 
+# Export (python -m export).
+flags.DEFINE_string("out", None, "export: folder for the SavedModel, .tflite files, model.json "
+                    "and parity.json (default: WORKDIR/export).")
+flags.DEFINE_integer("calibration_examples", 300,
+                     "export: train-split images that calibrate the int8 model's ranges.")
+flags.DEFINE_string("parity_split", "test", "export: split on which the artifacts are compared.")
+flags.DEFINE_float("int8_max_accuracy_drop", 0.01,
+                   "export: fail when int8 accuracy is this much below the SavedModel's "
+                   "(0.01 = one point).")
+
 FLAGS = flags.FLAGS
 
 flags.register_validator("image_size", lambda v: 32 <= v <= 512,
@@ -74,6 +85,10 @@ flags.register_validator("shuffle_buffer", lambda v: v >= 1,
 flags.register_validator(
     "augment", lambda v: set(v) <= set(data.AUGMENTATIONS),
     f"--augment may only name {', '.join(data.AUGMENTATIONS)}.")
+flags.register_validator("calibration_examples", lambda v: v >= 1,
+                         "--calibration_examples must be at least 1.")
+flags.register_validator("int8_max_accuracy_drop", lambda v: 0 <= v <= 1,
+                         "--int8_max_accuracy_drop must be in [0, 1].")
 flags.register_validator(
     "data_dir", lambda v: v is None or os.path.isdir(v),
     "--data_dir must be an existing folder (build it with `tfds build`).")

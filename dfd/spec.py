@@ -3,7 +3,7 @@
 A detector that sees differently resized pixels at inference than in training loses exactly
 the faint high-frequency traces it learned, so there is one definition here and two
 implementations of it: TensorFlow ops in `dfd.data` (used by training and the SavedModel)
-and numpy in `dfd.lite.preprocess` (used on the device). `tests/test_preprocess_parity.py`
+and numpy in `dfd.lite.preprocess` (used on the device). `tests/lite/test_preprocess_parity.py`
 proves that both give the same tensor for the same JPEG.
 
 The contract, in order:
@@ -36,6 +36,9 @@ HALF_PIXEL_CENTERS = True
 ANTIALIAS = False
 VALUE_RANGE = (0, 255)
 """Pixel values the model input receives, after rounding to integers."""
+
+MODEL_CARD = "model.json"
+"""File beside exported models that says what they are and how to feed them."""
 
 MAX_IMAGE_PIXELS = 40_000_000
 """Larger images are refused before decoding: a 20000x20000 JPEG is a decompression bomb."""

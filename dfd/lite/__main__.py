@@ -1,0 +1,85 @@
+"""Classify images on a device: `python -m dfd.lite classify MODEL.tflite PATH...` (`dfd-lite`).
+
+Prints one JSON line per image, `{"file", "p_fake", "verdict", "threshold", "ms"}`, or
+`{"file", "error"}` for a file that cannot be classified; the others go on regardless. Exit
+status: 0 all classified, 1 some image failed, 2 the model or the command line is unusable.
+Plain argparse, not absl: the device installs numpy, pillow and the interpreter, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Iterator
+
+from dfd.lite import imageio
+from dfd.lite.detector import Detector, ModelError
+from dfd.lite.interpreter import NoInterpreterError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+"""Files picked up inside a folder. A file named on the command line is always tried: its
+type is judged by decoding, never by its name."""
+
+
+def expand(paths: list[str]) -> Iterator[str]:
+    """Named files as given; folders walked in sorted order for image-like files."""
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, subfolders, files in os.walk(path):
+                subfolders.sort()
+                for name in sorted(files):
+                    if name.lower().endswith(IMAGE_SUFFIXES):
+                        yield os.path.join(folder, name)
+        else:
+            yield path
+
+
+def classify_one(detector: Detector, path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return {"file": path, "error": f"cannot read: {e.strerror or e}"}
+    try:
+        return {"file": path, **detector.classify_bytes(data).as_dict()}
+    except imageio.ImageError as e:
+        return {"file": path, "error": str(e)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="dfd-lite", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="print P(fake) for images as JSON lines")
+    classify.add_argument("model", help="an exported .tflite file (model.json beside it)")
+    classify.add_argument("paths", nargs="+", help="image files and folders of images")
+    classify.add_argument("--threads", type=int, default=None,
+                          help="interpreter threads (default: the interpreter's choice)")
+    classify.add_argument("--threshold", default=None,
+                          help='P(fake) at or above which the verdict is fake: a number or a '
+                               'model.json threshold name such as "eer_validation" '
+                               '(default: the card\'s default, else 0.5)')
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        detector = Detector(args.model, threads=args.threads, threshold=args.threshold)
+    except (ModelError, NoInterpreterError) as e:
+        print(f"dfd-lite: {e}", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in expand(args.paths):
+        result = classify_one(detector, path)
+        failed += "error" in result
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

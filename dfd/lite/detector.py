@@ -1,0 +1,154 @@
+"""One exported .tflite model answering P(fake) for images, safely from many threads.
+
+The device side of dfd: bytes in, the `dfd.spec` preprocessing in numpy, one interpreter
+call, P(fake) out. Quantized models are handled from the tensors' own quantization
+parameters, so float32, float16 and int8 files are used the same way. The interpreter is
+not thread-safe, so every call holds one lock; a web server shares one Detector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+
+import numpy as np
+
+from dfd import spec
+from dfd.lite import imageio, preprocess
+from dfd.lite.interpreter import interpreter_class
+
+
+class ModelError(RuntimeError):
+    """The model file or its model.json cannot be used; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    p_fake: float
+    verdict: str
+    threshold: float
+    ms: float
+
+    def as_dict(self) -> dict:
+        return {"p_fake": self.p_fake, "verdict": self.verdict, "threshold": self.threshold,
+                "ms": round(self.ms, 3)}
+
+
+def read_model_card(model_path: str) -> dict:
+    """model.json beside the model, or {} when the user copied the .tflite alone."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), spec.MODEL_CARD)
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{path} is not a readable model card: {e}") from None
+
+
+def resolve_threshold(card: dict, threshold: float | str | None) -> float:
+    """A number, or the name of a threshold in model.json ("default", "eer_validation")."""
+    thresholds = card.get("thresholds", {})
+    if threshold is None:
+        threshold = "default"
+    if isinstance(threshold, str):
+        try:
+            return float(threshold)
+        except ValueError:
+            pass
+        if threshold == "default" and "default" not in thresholds:
+            return 0.5
+        if threshold not in thresholds:
+            raise ModelError(f"threshold {threshold!r} is neither a number nor one of the "
+                             f"model card's thresholds {sorted(thresholds)}")
+        threshold = thresholds[threshold]
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ModelError(f"threshold {threshold} is outside [0, 1]")
+    return threshold
+
+
+class Detector:
+    """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict."""
+
+    def __init__(self, model_path: str, threads: int | None = None,
+                 threshold: float | str | None = None):
+        if not os.path.isfile(model_path):
+            raise ModelError(f"model file {model_path} does not exist")
+        self.path = model_path
+        self.card = read_model_card(model_path)
+        Interpreter, self.interpreter_package = interpreter_class()
+        try:
+            self._interpreter = Interpreter(model_path=model_path, num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"{model_path} is not a loadable TFLite model: {e}") from None
+        (self._input,) = self._interpreter.get_input_details()
+        (self._output,) = self._interpreter.get_output_details()
+        shape = tuple(self._input["shape"])
+        if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 3:
+            raise ModelError(f"{model_path} takes input {shape}; dfd models take (1, S, S, 3)")
+        self.image_size = int(shape[1])
+        card_size = self.card.get("preprocessing", {}).get("image_size")
+        if card_size is not None and int(card_size) != self.image_size:
+            raise ModelError(f"{model_path} takes {self.image_size}px images but its model.json "
+                             f"says {card_size}px: the card belongs to another model")
+        self.threshold = resolve_threshold(self.card, threshold)
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> dict:
+        """Which model answers: for logs, the web page and the API."""
+        name = os.path.basename(self.path)
+        artifact = self.card.get("artifacts", {}).get(name, {})
+        return {"file": name, "name": self.card.get("model", os.path.splitext(name)[0]),
+                "precision": artifact.get("precision", str(np.dtype(self._input["dtype"]))),
+                "sha256": artifact.get("sha256"), "image_size": self.image_size,
+                "dfd_version": self.card.get("dfd_version"),
+                "interpreter": self.interpreter_package}
+
+    def _quantize_input(self, pixels: np.ndarray) -> np.ndarray:
+        dtype = np.dtype(self._input["dtype"])
+        if dtype.kind == "f":
+            return pixels.astype(dtype)[None]
+        scale, zero_point = self._input["quantization"]
+        if scale == 1.0 and zero_point == 0 and dtype == np.uint8:
+            return pixels[None]
+        info = np.iinfo(dtype)
+        q = np.round(pixels.astype(np.float32) / np.float32(scale)) + zero_point
+        return np.clip(q, info.min, info.max).astype(dtype)[None]
+
+    def _dequantize_output(self, raw: np.ndarray) -> float:
+        value = raw.reshape(-1)[0]
+        if np.dtype(self._output["dtype"]).kind == "f":
+            return float(value)
+        scale, zero_point = self._output["quantization"]
+        return float((int(value) - zero_point) * scale)
+
+    def p_fake_pixels(self, pixels: np.ndarray) -> float:
+        """P(fake) for one (S, S, 3) uint8 image already preprocessed by `dfd.spec`."""
+        if pixels.shape != (self.image_size, self.image_size, 3) or pixels.dtype != np.uint8:
+            raise ValueError(f"expected uint8 pixels of shape "
+                             f"{(self.image_size, self.image_size, 3)}, got "
+                             f"{pixels.dtype} {pixels.shape}")
+        batch = self._quantize_input(pixels)
+        with self._lock:
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._output["index"])
+        return self._dequantize_output(raw)
+
+    def pixels(self, data: bytes) -> np.ndarray:
+        """Encoded image bytes to the model's uint8 input; ImageError if not an image."""
+        return preprocess.preprocess(imageio.decode_rgb(data), self.image_size)
+
+    def classify_bytes(self, data: bytes) -> Verdict:
+        """Decode, preprocess and classify one encoded image; raises imageio.ImageError."""
+        start = time.perf_counter()
+        p_fake = self.p_fake_pixels(self.pixels(data))
+        ms = (time.perf_counter() - start) * 1000.0
+        verdict = spec.LABELS[spec.FAKE_LABEL] if p_fake >= self.threshold else spec.LABELS[0]
+        return Verdict(p_fake, verdict, self.threshold, ms)

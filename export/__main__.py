@@ -1,0 +1,152 @@
+"""Export a trained run: `python -m export --workdir=runs/x [--out=runs/x/export]` (`dfd-export`).
+
+Writes, into --out:
+  saved_model/          two signatures (uint8 images of any size, encoded bytes) -> p_fake
+  model_float32.tflite  baseline
+  model_float16.tflite  float16 weights
+  model_int8.tflite     full integer, uint8 in and out, calibrated on train-split images
+  model.json            labels, preprocessing contract, thresholds, training data and metrics,
+                        sha256 and size of every artifact, dfd version
+  parity.json           SavedModel vs each .tflite on --parity_split (also printed)
+and fails (exit 1, after writing everything) when int8 loses more accuracy than allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+
+import numpy as np
+from absl import app, flags, logging
+
+from dfd import data, evaluate, spec
+from dfd.lite.detector import Detector
+from export import model_card, parity, saved_model, tflite
+
+SAVED_MODEL = "saved_model"
+PARITY = "parity.json"
+BYTES_CHECK_EXAMPLES = 16
+"""Encoded test images also sent through the bytes signature, to prove both signatures agree."""
+
+
+def tflite_name(precision: str) -> str:
+    return f"model_{precision}.tflite"
+
+
+def pixel_batches(config: dict, split: str, batch_size: int = 64):
+    cfg = data.PipelineConfig(image_size=config["image_size"], batch_size=batch_size,
+                              cache="none", augment=())
+    return data.build_dataset(config["data_dir"], split, cfg, training=False,
+                              dataset=config["dataset"])
+
+
+def calibration_images(config: dict, count: int):
+    """A callable yielding `count` train-split images, as the converter asks for them."""
+    def images():
+        for batch, _ in pixel_batches(config, config.get("train_split", "train")):
+            for image in batch.numpy():
+                yield image
+    return lambda: itertools.islice(images(), count)
+
+
+def measure_parity(config: dict, out: str, split: str) -> dict:
+    """Streams the split once: SavedModel on each batch, every .tflite on each image."""
+    signatures = saved_model.load_signatures(os.path.join(out, SAVED_MODEL))
+    serve = signatures[saved_model.IMAGES_SIGNATURE]
+    detectors = {p: Detector(os.path.join(out, tflite_name(p))) for p in tflite.PRECISIONS}
+    labels, reference, scores = [], [], {p: [] for p in tflite.PRECISIONS}
+    for images, batch_labels in pixel_batches(config, split):
+        labels.append(batch_labels.numpy())
+        reference.append(serve(images=images)["p_fake"].numpy())
+        for precision, detector in detectors.items():
+            scores[precision] += [detector.p_fake_pixels(image) for image in images.numpy()]
+    reference = np.concatenate(reference).astype(np.float64)
+    result = parity.report(split, np.concatenate(labels), reference,
+                           {p: np.array(s, np.float64) for p, s in scores.items()})
+    result["bytes_signature_max_abs_p_difference"] = bytes_signature_difference(
+        config, signatures, split, reference)
+    return result
+
+
+def bytes_signature_difference(config: dict, signatures: dict, split: str,
+                               reference: np.ndarray) -> float:
+    """The bytes signature on the stored encoded images vs the images signature's answers."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = data._builder(config["data_dir"], config["dataset"])
+    raw = builder.as_dataset(split, shuffle_files=False,
+                             decoders={"image": tfds.decode.SkipDecoding()})
+    encoded = [ex["image"] for ex in itertools.islice(tfds.as_numpy(raw), BYTES_CHECK_EXAMPLES)]
+    answers = signatures[saved_model.BYTES_SIGNATURE](image_bytes=tf.constant(encoded))
+    return float(np.max(np.abs(answers["p_fake"].numpy() - reference[:len(encoded)])))
+
+
+def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
+                   parity_split: str = "test", max_int8_accuracy_drop: float = 0.01) -> dict:
+    """Writes every artifact, model.json and parity.json; returns the parity report.
+
+    Raises parity.ParityError (after writing) when int8 loses too much accuracy, and
+    tflite.ExportError before writing any .tflite when the model needs non-builtin ops.
+    """
+    config = evaluate.load_config(workdir)
+    model, checkpoint = evaluate.load_model(workdir)
+    metrics_path = os.path.join(workdir, "metrics.json")
+    report = {}
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            report = json.load(f)
+    report.setdefault("checkpoint", checkpoint)
+    size = config["image_size"]
+    os.makedirs(out, exist_ok=True)
+
+    flatbuffers = {p: tflite.convert(model, size, p, calibration_images(
+        config, calibration_examples) if p == "int8" else None) for p in tflite.PRECISIONS}
+    saved_model.write_saved_model(model, size, os.path.join(out, SAVED_MODEL))
+    artifacts = {SAVED_MODEL: model_card.artifact_entry(
+        os.path.join(out, SAVED_MODEL), "float32", "saved_model")}
+    for precision, flatbuffer in flatbuffers.items():
+        path = os.path.join(out, tflite_name(precision))
+        with open(path, "wb") as f:
+            f.write(flatbuffer)
+        artifacts[tflite_name(precision)] = model_card.artifact_entry(path, precision, "tflite")
+    card = model_card.build(config, report, artifacts)
+    card["calibration"] = {"split": config.get("train_split", "train"),
+                           "examples": calibration_examples}
+    model_card.write(os.path.join(out, spec.MODEL_CARD), card)
+
+    result = measure_parity(config, out, parity_split)
+    result["max_int8_accuracy_drop"] = max_int8_accuracy_drop
+    with open(os.path.join(out, PARITY), "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    for line in parity.summary_lines(result):
+        print(line)
+    parity.check_int8(result, max_int8_accuracy_drop)
+    return result
+
+
+def main(argv) -> None:
+    from dfd.flags import FLAGS
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    out = FLAGS.out or os.path.join(FLAGS.workdir, "export")
+    try:
+        export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split,
+                       FLAGS.int8_max_accuracy_drop)
+    except (tflite.ExportError, parity.ParityError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        print(f"export failed: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"exported to {out}")
+
+
+def run() -> None:
+    import dfd.flags  # noqa: F401  (defines the flags)
+    flags.mark_flag_as_required("workdir")
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

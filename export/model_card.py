@@ -1,0 +1,71 @@
+"""model.json: what a device needs to know about the files beside it, and where they came from.
+
+The edge runtime reads the preprocessing contract and thresholds from here; a person reads
+which data the model learned from, how well it did, and checksums to tell a copied file
+from a damaged one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import dfd
+from dfd import spec
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(folder, name))
+               for folder, _, names in os.walk(path) for name in names)
+
+
+def artifact_entry(path: str, precision: str, kind: str) -> dict:
+    entry = {"kind": kind, "precision": precision, "bytes": tree_size(path)}
+    if os.path.isfile(path):
+        entry["sha256"] = sha256_file(path)
+    else:
+        entry["sha256"] = sha256_file(os.path.join(path, "saved_model.pb"))
+        entry["sha256_of"] = "saved_model.pb"
+    return entry
+
+
+def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
+    """The card for a run's config.json, its metrics.json and the written artifacts."""
+    validation = report.get("splits", {}).get(config.get("eval_split", "validation"), {})
+    thresholds = {"default": 0.5}
+    if "eer_threshold" in validation:
+        thresholds["eer_validation"] = validation["eer_threshold"]
+    return {
+        "model": config["model"],
+        "dfd_version": dfd.__version__,
+        "output": "p_fake",
+        "labels": list(spec.LABELS),
+        "label_of_positive_class": spec.FAKE_LABEL,
+        "preprocessing": spec.describe(config["image_size"]),
+        "thresholds": thresholds,
+        "training": {
+            "dataset": config["dataset"],
+            "data_dir": config["data_dir"],
+            "train_split": config.get("train_split"),
+            "selected_on": config.get("eval_split"),
+            "checkpoint": report.get("checkpoint"),
+            "metrics": report.get("splits", {}),
+        },
+        "artifacts": artifacts,
+    }
+
+
+def write(path: str, card: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(card, f, indent=2, sort_keys=True)

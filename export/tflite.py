@@ -1,0 +1,111 @@
+"""Keras model to .tflite: float32, float16 weights, and full-integer int8.
+
+Every file takes one (1, S, S, 3) image of `dfd.spec` pixels and returns P(fake). The int8
+file takes uint8 pixels directly and returns uint8: a device feeds it the preprocessed
+image with no float work at all. Only TFLite builtin ops are allowed: the Pi's interpreter
+has no TF Select (Flex) kernels, so a model that would need them fails here, at export,
+with the ops named, instead of on the device.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dfd.lite.interpreter import interpreter_class
+
+PRECISIONS = ("float32", "float16", "int8")
+
+
+class ExportError(RuntimeError):
+    """The model cannot become an artifact the edge runtime can run."""
+
+
+def _single_image_saved_model(model: keras.Model, image_size: int, path: str) -> None:
+    """A SavedModel taking exactly one float image: the converter's input.
+
+    Converting from a SavedModel freezes Keras 3's variables into constants; converting from
+    a concrete function keeps them as resource variables, which int8 calibration then
+    cannot read.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serving_default",
+        lambda pixels: {"p_fake": tf.reshape(model(pixels, training=False), [1])},
+        input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32,
+                                       name="pixels")])
+    archive.write_out(path, verbose=False)
+
+
+def pinned_input_range(image_size: int) -> list[np.ndarray]:
+    """An all-0 and an all-255 image.
+
+    Calibration sets the uint8 input's scale from the smallest and largest pixel it sees; with
+    both extremes present the scale is exactly 1 and the zero point 0, so the int8 model's
+    input is the preprocessed pixels themselves, with no rounding. Flat images have no
+    high-frequency residue, so they do not widen the ranges of the filters that look for it.
+    """
+    shape = (1, image_size, image_size, 3)
+    return [np.zeros(shape, np.float32), np.full(shape, 255.0, np.float32)]
+
+
+def convert(model: keras.Model, image_size: int, precision: str,
+            calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+    """The model as .tflite bytes. `calibration` yields (S, S, 3) uint8 images (int8 only)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    with tempfile.TemporaryDirectory(prefix="dfd-export-") as folder:
+        _single_image_saved_model(model, image_size, folder)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        flatbuffer = _configure_and_convert(converter, model.name, image_size, precision,
+                                            calibration)
+    flex = sorted(op for op in op_names(flatbuffer) if op.startswith("Flex") or op == "CUSTOM")
+    if flex:
+        raise ExportError(f"{model.name} as {precision} .tflite needs non-builtin ops {flex}; "
+                          f"the edge runtime cannot run them")
+    return flatbuffer
+
+
+def _configure_and_convert(converter, name, image_size, precision, calibration) -> bytes:
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        if calibration is None:
+            raise ValueError("int8 conversion needs calibration images")
+
+        def representative():
+            for batch in pinned_input_range(image_size):
+                yield [batch]
+            for image in calibration():
+                yield [np.asarray(image, np.float32)[None]]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter raises several unrelated types for one cause
+        raise ExportError(
+            f"{name} cannot be converted to {precision} .tflite with TFLite builtin ops "
+            f"only (the edge runtime has no TF Select kernels): {first_lines(e)}") from None
+
+
+def first_lines(error: Exception, lines: int = 6) -> str:
+    text = str(error).strip().splitlines()
+    return " | ".join(line.strip() for line in text[:lines] if line.strip())
+
+
+def op_names(flatbuffer: bytes) -> set[str]:
+    """Names of the ops a .tflite flatbuffer uses."""
+    Interpreter, _ = interpreter_class()
+    interpreter = Interpreter(model_content=flatbuffer)
+    return {op["op_name"] for op in interpreter._get_ops_details()}
