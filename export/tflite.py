@@ -9,6 +9,7 @@ with the ops named, instead of on the device.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from typing import Callable, Iterable
 
@@ -94,12 +95,18 @@ def _configure_and_convert(converter, name, image_size, precision, calibration) 
     try:
         return converter.convert()
     except Exception as e:  # the converter raises several unrelated types for one cause
-        raise ExportError(
-            f"{name} cannot be converted to {precision} .tflite with TFLite builtin ops "
-            f"only (the edge runtime has no TF Select kernels): {first_lines(e)}") from None
+        missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op",
+                                        str(e))))
+        if missing:
+            raise ExportError(
+                f"{name} cannot become a {precision} .tflite: it uses TensorFlow ops that "
+                f"TFLite builtins lack ({', '.join(missing)}), and the edge runtime has no "
+                f"TF Select kernels; replace them in the model") from None
+        raise ExportError(f"{name} cannot be converted to {precision} .tflite: "
+                          f"{first_lines(e)}") from None
 
 
-def first_lines(error: Exception, lines: int = 6) -> str:
+def first_lines(error: Exception, lines: int = 3) -> str:
     text = str(error).strip().splitlines()
     return " | ".join(line.strip() for line in text[:lines] if line.strip())
 

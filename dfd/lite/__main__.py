@@ -16,7 +16,7 @@ from typing import Iterator
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector, ModelError
-from dfd.lite.interpreter import NoInterpreterError
+from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 """Files picked up inside a folder. A file named on the command line is always tried: its
@@ -24,14 +24,12 @@ type is judged by decoding, never by its name."""
 
 
 def expand(paths: list[str]) -> Iterator[str]:
-    """Named files as given; folders walked in sorted order for image-like files."""
+    """Named files as given; inside folders, image-like files in path order."""
     for path in paths:
         if os.path.isdir(path):
-            for folder, subfolders, files in os.walk(path):
-                subfolders.sort()
-                for name in sorted(files):
-                    if name.lower().endswith(IMAGE_SUFFIXES):
-                        yield os.path.join(folder, name)
+            yield from sorted(os.path.join(folder, name)
+                              for folder, _, files in os.walk(path) for name in files
+                              if name.lower().endswith(IMAGE_SUFFIXES))
         else:
             yield path
 
@@ -60,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help='P(fake) at or above which the verdict is fake: a number or a '
                                'model.json threshold name such as "eer_validation" '
                                '(default: the card\'s default, else 0.5)')
+    classify.add_argument("--kernels", choices=KERNELS, default="auto",
+                          help="CPU kernels: auto = XNNPACK for float models, TFLite's builtin "
+                               "kernels for int8 ones (see dfd/lite/interpreter.py for why)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
@@ -69,7 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        detector = Detector(args.model, threads=args.threads, threshold=args.threshold)
+        detector = Detector(args.model, threads=args.threads, threshold=args.threshold,
+                            kernels=args.kernels)
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-lite: {e}", file=sys.stderr)
         return 2

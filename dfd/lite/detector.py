@@ -18,7 +18,7 @@ import numpy as np
 
 from dfd import spec
 from dfd.lite import imageio, preprocess
-from dfd.lite.interpreter import interpreter_class
+from dfd.lite.interpreter import NoInterpreterError, load_interpreter
 
 
 class ModelError(RuntimeError):
@@ -71,20 +71,26 @@ def resolve_threshold(card: dict, threshold: float | str | None) -> float:
     return threshold
 
 
+def takes_integers(interpreter) -> bool:
+    """True for a full-integer model (its input is uint8 or int8)."""
+    return np.dtype(interpreter.get_input_details()[0]["dtype"]).kind in "iu"
+
+
 class Detector:
     """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict."""
 
     def __init__(self, model_path: str, threads: int | None = None,
-                 threshold: float | str | None = None):
+                 threshold: float | str | None = None, kernels: str = "auto"):
         if not os.path.isfile(model_path):
             raise ModelError(f"model file {model_path} does not exist")
         self.path = model_path
         self.card = read_model_card(model_path)
-        Interpreter, self.interpreter_package = interpreter_class()
         try:
-            self._interpreter = Interpreter(model_path=model_path, num_threads=threads)
-            self._interpreter.allocate_tensors()
+            self._interpreter, self.interpreter_package, self.kernels = load_interpreter(
+                model_path, threads, kernels, takes_integers)
         except (ValueError, RuntimeError) as e:
+            if isinstance(e, NoInterpreterError):
+                raise
             raise ModelError(f"{model_path} is not a loadable TFLite model: {e}") from None
         (self._input,) = self._interpreter.get_input_details()
         (self._output,) = self._interpreter.get_output_details()
@@ -108,7 +114,7 @@ class Detector:
                 "precision": artifact.get("precision", str(np.dtype(self._input["dtype"]))),
                 "sha256": artifact.get("sha256"), "image_size": self.image_size,
                 "dfd_version": self.card.get("dfd_version"),
-                "interpreter": self.interpreter_package}
+                "interpreter": self.interpreter_package, "kernels": self.kernels}
 
     def _quantize_input(self, pixels: np.ndarray) -> np.ndarray:
         dtype = np.dtype(self._input["dtype"])

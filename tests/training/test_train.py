@@ -11,9 +11,11 @@ import time
 
 import pytest
 
+from conftest import TF_ENV
+
 TINY = ["--model=dfdnet", "--image_size=32", "--batch_size=8", "--augment=flip",
         "--early_stopping_patience=0", "--cache=memory"]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+ENV = TF_ENV
 
 
 def train_cmd(data_dir, workdir, *extra):

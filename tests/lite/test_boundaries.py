@@ -1,0 +1,88 @@
+"""What the edge runtime may depend on: checked from its source and from its install."""
+
+import ast
+import configparser
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from dfd.lite import interpreter
+
+STDLIB = set(sys.stdlib_module_names)
+ALLOWED = {
+    "dfd/lite": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd"},
+    "dfd/serve": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd", "dfd.serve", "flask",
+                  "waitress", "werkzeug"},
+}
+
+
+def imported_modules(path: pathlib.Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_room_imports_nothing_from_training_or_tensorflow(room):
+    files = sorted((ROOT / room).glob("*.py"))
+    if not files:
+        pytest.skip(f"{room} has no modules yet")
+    for path in files:
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            ok = top in STDLIB or any(name == a or name.startswith(a + ".")
+                                      for a in ALLOWED[room])
+            assert ok, f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_interpreter_lookup_only_names_tensorflow_as_a_last_resort():
+    assert [label for _, label in interpreter.CANDIDATES] == [
+        "ai_edge_litert", "tflite_runtime", "tensorflow.lite"]
+
+
+def test_missing_interpreter_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(interpreter, "CANDIDATES", (("no_such_litert.interpreter", "a"),
+                                                    ("no_such_tflite.interpreter", "b")))
+    with pytest.raises(interpreter.NoInterpreterError, match=r'pip install "dfd\[edge\]"'):
+        interpreter.interpreter_class()
+
+
+def setup_cfg():
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    return config
+
+
+def requirement_names(text: str) -> set[str]:
+    lines = [line.split("#")[0].strip() for line in text.strip().splitlines()]
+    return {line.split(">")[0].split("=")[0].split("<")[0].strip().lower()
+            for line in lines if line}
+
+
+def test_base_and_edge_install_declare_only_the_runtime():
+    config = setup_cfg()
+    assert requirement_names(config["options"]["install_requires"]) == {"numpy", "pillow"}
+    assert requirement_names(config["options.extras_require"]["edge"]) == {"ai-edge-litert"}
+
+
+@pytest.mark.slow
+def test_edge_install_resolves_to_no_tensorflow_and_no_web_server(tmp_path):
+    """What pip would really install for dfd[edge], dependencies of dependencies included."""
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+                    "--quiet", "--report", str(report), f"{ROOT}[edge]"], check=True,
+                   capture_output=True, timeout=300)
+    names = {item["metadata"]["name"].lower().replace("_", "-")
+             for item in json.loads(report.read_text())["install"]}
+    assert {"dfd", "numpy", "pillow", "ai-edge-litert"} <= names
+    heavy = {n for n in names if n.startswith(("tensorflow", "keras", "torch", "jax", "flask",
+                                               "absl", "apache-beam", "matplotlib"))}
+    assert not heavy, f"dfd[edge] would install {sorted(heavy)}"

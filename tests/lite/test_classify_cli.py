@@ -1,0 +1,106 @@
+"""`dfd-lite classify` as a device user runs it: JSON lines, bad files isolated, exit codes."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import jpeg_bytes, jpeg_claiming_size
+
+pytestmark = pytest.mark.slow
+
+
+def classify(*args, env=None):
+    out = subprocess.run([sys.executable, "-m", "dfd.lite", "classify", *map(str, args)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    return out.returncode, lines, out.stderr
+
+
+@pytest.fixture
+def mixed_folder(tmp_path, tiny_test_images):
+    """Two real test images, then every kind of file a camera folder can hold."""
+    folder = tmp_path / "photos"
+    shutil.copytree(tiny_test_images / "Fake", folder / "a_fake")
+    shutil.copytree(tiny_test_images / "Real", folder / "b_real")
+    good = jpeg_bytes(40, 40)
+    (folder / "c_truncated.jpg").write_bytes(good[: len(good) // 2])
+    (folder / "d_not_an_image.jpg").write_bytes(b"%PDF-1.4 this is not a picture")
+    (folder / "e_empty.png").write_bytes(b"")
+    (folder / "f_bomb.jpg").write_bytes(jpeg_claiming_size(30000, 30000))
+    (folder / "notes.txt").write_text("skipped: not image-like")
+    return folder
+
+
+def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, mixed_folder):
+    code, lines, _ = classify(tiny_export / "model_int8.tflite", mixed_folder)
+    assert code == 1, "some files failed, so the exit status must say so"
+    by_name = {line["file"].split("/photos/")[1]: line for line in lines}
+    assert "notes.txt" not in by_name
+    good = [line for name, line in by_name.items() if name.startswith(("a_", "b_"))]
+    assert len(good) == 16
+    for line in good:
+        assert 0.0 <= line["p_fake"] <= 1.0 and line["ms"] > 0
+        assert line["verdict"] == ("fake" if line["p_fake"] >= line["threshold"] else "real")
+    assert "truncated" in by_name["c_truncated.jpg"]["error"]
+    assert "not an image" in by_name["d_not_an_image.jpg"]["error"]
+    assert "empty" in by_name["e_empty.png"]["error"]
+    assert "decompression bomb" in by_name["f_bomb.jpg"]["error"]
+    assert list(by_name) == sorted(by_name), "folders are walked in a stable order"
+
+
+def test_all_good_exits_zero_and_a_missing_file_is_named(tiny_export, tiny_test_images):
+    image = next((tiny_test_images / "Fake").iterdir())
+    code, lines, _ = classify(tiny_export / "model_float32.tflite", image)
+    assert code == 0 and len(lines) == 1 and lines[0]["file"] == str(image)
+    code, lines, _ = classify(tiny_export / "model_float32.tflite", image, "/nowhere/x.jpg")
+    assert code == 1 and lines[1] == {"file": "/nowhere/x.jpg",
+                                      "error": "cannot read: No such file or directory"}
+
+
+def test_threshold_comes_from_the_model_card_or_the_command_line(tiny_export, tiny_test_images):
+    image = next((tiny_test_images / "Real").iterdir())
+    card = json.loads((tiny_export / "model.json").read_text())
+    model = tiny_export / "model_float16.tflite"
+    assert classify(model, image)[1][0]["threshold"] == 0.5
+    eer = classify(model, image, "--threshold=eer_validation")[1][0]
+    assert eer["threshold"] == card["thresholds"]["eer_validation"]
+    assert classify(model, image, "--threshold=0.25")[1][0]["threshold"] == 0.25
+    code, _, err = classify(model, image, "--threshold=lenient")
+    assert code == 2 and "'lenient'" in err
+
+
+def test_unusable_model_exits_2_naming_it(tmp_path, tiny_test_images):
+    code, lines, err = classify(tmp_path / "missing.tflite", tiny_test_images)
+    assert code == 2 and not lines and f"{tmp_path}/missing.tflite does not exist" in err
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer")
+    code, _, err = classify(junk, tiny_test_images)
+    assert code == 2 and f"{junk} is not a loadable TFLite model" in err
+
+
+NO_TENSORFLOW = """
+import sys
+for name in ("tensorflow", "keras", "tensorflow_datasets", "absl", "dfd.data", "dfd.models",
+             "dfd.train", "dfd.evaluate", "dfd.flags", "export", "flask"):
+    sys.modules[name] = None  # `import name` now raises ImportError
+import runpy
+sys.argv = ["dfd-lite"] + sys.argv[1:]
+try:
+    runpy.run_module("dfd.lite", run_name="__main__")
+finally:
+    loaded = sorted(m for m, module in sys.modules.items()
+                    if module is not None and m.split(".")[0] in ("tensorflow", "keras"))
+    print("LOADED", loaded, file=sys.stderr)
+"""
+
+
+def test_runtime_classifies_where_tensorflow_cannot_be_imported(tiny_export, tiny_test_images):
+    out = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "classify",
+                          str(tiny_export / "model_int8.tflite"), str(tiny_test_images)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert len(out.stdout.splitlines()) == 16
+    assert "LOADED []" in out.stderr
