@@ -1,5 +1,6 @@
 # The two set-up commands of README.md: `make demo` and `make test`. Each installs what it
-# needs into the project's own virtual environment (.venv) first.
+# needs into the project's own virtual environment (.venv) first. The demo runs the whole
+# product: data -> tfds build -> train -> evaluate -> export -> classify with the tiny runtime.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -26,6 +27,10 @@ demo: venv
 	    --data_dir=$(RUN)/tfds
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train
 	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test
+	$(PY) -m export --workdir=$(RUN)/train --out=$(RUN)/export
+	test_dir=$$(find $(DEMO_SOURCE) $(RUN)/tfds/downloads -type d -iname Test 2>/dev/null | head -1); \
+	$(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \
+	    > $(RUN)/classify_test.jsonl
 
 test: venv
 	$(PY) -m pytest

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Iterator
 
+from dfd import spec
 from dfd.lite import imageio
 from dfd.lite.detector import Detector, ModelError
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
@@ -75,12 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-lite: {e}", file=sys.stderr)
         return 2
-    failed = 0
+    results = []
     for path in expand(args.paths):
-        result = classify_one(detector, path)
-        failed += "error" in result
-        print(json.dumps(result), flush=True)
-    return 1 if failed else 0
+        results.append(classify_one(detector, path))
+        print(json.dumps(results[-1]), flush=True)
+    print(summary(results, detector), file=sys.stderr)
+    return 1 if any("error" in r for r in results) else 0
+
+
+def folder_label(path: str) -> str | None:
+    """"fake" or "real" when the file sits in a Kaggle-style Fake/ or Real/ folder."""
+    name = os.path.basename(os.path.dirname(path)).lower()
+    return name if name in spec.LABELS else None
+
+
+def summary(results: list[dict], detector: Detector) -> str:
+    """One line for a person: counts, and accuracy where folder names give the truth."""
+    done = [r for r in results if "error" not in r]
+    fakes = sum(r["verdict"] == "fake" for r in done)
+    line = (f"dfd-lite: {len(done)} classified ({fakes} fake, {len(done) - fakes} real), "
+            f"{len(results) - len(done)} failed; {detector.description['file']} "
+            f"({detector.kernels} kernels)")
+    labelled = [(r, folder_label(r["file"])) for r in done if folder_label(r["file"])]
+    if labelled:
+        right = sum(r["verdict"] == label for r, label in labelled)
+        line += (f"; against Fake/Real folder names: accuracy {right / len(labelled):.4f} "
+                 f"on {len(labelled)}")
+    return line
 
 
 if __name__ == "__main__":

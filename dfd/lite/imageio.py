@@ -20,6 +20,22 @@ class ImageError(ValueError):
     """A file that is not a usable image; the message says why, for the user to read."""
 
 
+class EmptyImageError(ImageError):
+    """No bytes at all."""
+
+
+class NotAnImageError(ImageError):
+    """Bytes no image decoder recognises, whatever the file is called."""
+
+
+class TooManyPixelsError(ImageError):
+    """A header announcing more pixels than allowed: a decompression bomb or a huge scan."""
+
+
+class CorruptImageError(ImageError):
+    """An image format that fails while decoding: truncated or damaged."""
+
+
 def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
     """Opens and fully decodes `data`, refusing empties, non-images, bombs and truncations.
 
@@ -27,27 +43,27 @@ def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Im
     20000x20000 bomb costs nothing. The type is judged by decoding, never by a file name.
     """
     if not data:
-        raise ImageError("empty file (0 bytes)")
+        raise EmptyImageError("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageError(
+                raise TooManyPixelsError(
                     f"image is {width}x{height} = {width * height} pixels, over the "
                     f"{max_pixels} pixel limit (decompression bomb guard)")
             if width < 1 or height < 1:
-                raise ImageError(f"image has no pixels ({width}x{height})")
+                raise CorruptImageError(f"image has no pixels ({width}x{height})")
             image.load()
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("not an image (no decoder recognises its bytes)") from None
+        raise NotAnImageError("not an image (no decoder recognises its bytes)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"decompression bomb refused: {e}") from None
+        raise TooManyPixelsError(f"decompression bomb refused: {e}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"corrupt or truncated image: {e}") from None
+        raise CorruptImageError(f"corrupt or truncated image: {e}") from None
     return image
 
 
@@ -83,4 +99,4 @@ def decode_rgb(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> np.ndarr
     try:
         return np.asarray(to_rgb(image), dtype=np.uint8)
     except (OSError, ValueError) as e:
-        raise ImageError(f"cannot convert {image.mode} image to RGB: {e}") from None
+        raise CorruptImageError(f"cannot convert {image.mode} image to RGB: {e}") from None

@@ -1,0 +1,1 @@
+"""Serve room: the upload web page and JSON API on the tiny runtime (no TensorFlow)."""

@@ -1,0 +1,63 @@
+"""Serve the upload page: `python -m dfd.serve --model=PATH.tflite` (also `dfd-serve`).
+
+Waitress, a production WSGI server in pure Python that runs on a Pi, never Flask's debug
+server. Binds to loopback unless --host says otherwise: exposing a service is a decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from dfd.lite.detector import Detector, ModelError
+from dfd.lite.interpreter import KERNELS, NoInterpreterError
+from dfd.serve.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="dfd-serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, help="exported .tflite (model.json beside it)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default loopback; 0.0.0.0 exposes it)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--threads", type=int, default=4, help="request threads")
+    parser.add_argument("--model_threads", type=int, default=None,
+                        help="interpreter threads per inference")
+    parser.add_argument("--threshold", default=None,
+                        help="number or model.json threshold name (default: the card's)")
+    parser.add_argument("--kernels", choices=KERNELS, default="auto")
+    parser.add_argument("--max_upload_mb", type=float,
+                        default=DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
+                        help="larger uploads get 413")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be 1..65535, got {args.port}")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.max_upload_mb <= 0:
+        parser.error("--max_upload_mb must be positive")
+    return args
+
+
+def main(argv=None) -> int:
+    import waitress
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        detector = Detector(args.model, threads=args.model_threads, threshold=args.threshold,
+                            kernels=args.kernels)
+    except (ModelError, NoInterpreterError) as e:
+        print(f"dfd-serve: {e}", file=sys.stderr)
+        return 2
+    app = create_app(detector, int(args.max_upload_mb * 1024 * 1024))
+    print(f"dfd-serve: {detector.description['file']} on http://{args.host}:{args.port}/",
+          flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
+                   ident="dfd-serve")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

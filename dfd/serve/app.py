@@ -1,0 +1,119 @@
+"""The upload page and JSON API over one shared `dfd.lite.Detector`.
+
+Safe by default, because the seed was not: uploads stay in memory (never a file name from
+the client, never a temporary file), the size is capped before reading, the type is
+judged by decoding, and every failure is a short JSON or page message with a status code,
+never a traceback. The Detector holds the one interpreter behind a lock, so any number
+of request threads share it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import flask
+from werkzeug.exceptions import HTTPException
+
+from dfd.lite import imageio
+from dfd.lite.detector import Detector
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+STATUS_OF = (
+    (imageio.EmptyImageError, 400),
+    (imageio.NotAnImageError, 415),
+    (imageio.TooManyPixelsError, 413),
+    (imageio.CorruptImageError, 422),
+)
+"""HTTP status for each way an upload can fail to be an image."""
+
+log = logging.getLogger("dfd.serve")
+
+
+class InMemoryRequest(flask.Request):
+    """Werkzeug spools uploads over 500 KB to a temporary file; here they stay in memory
+    (the size cap bounds how much), so no upload ever touches the disk."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        return io.BytesIO()
+
+
+def status_for(error: imageio.ImageError) -> int:
+    for kind, status in STATUS_OF:
+        if isinstance(error, kind):
+            return status
+    return 422
+
+
+def wants_json() -> bool:
+    return flask.request.path.startswith("/api/") or flask.request.path == "/healthz"
+
+
+def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES):
+    app = flask.Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes, JSON_SORT_KEYS=False)
+    model = detector.description
+    limit_mb = max_upload_bytes / (1024 * 1024)
+
+    def classify(data: bytes) -> dict:
+        result = detector.classify_bytes(data).as_dict()
+        return {**result, "model": model}
+
+    def error(status: int, message: str):
+        if wants_json():
+            return flask.jsonify(error=message, status=status), status
+        return flask.render_template("index.html", model=model, error=message,
+                                     limit_mb=limit_mb, results=[]), status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        if e.code == 413:
+            return error(413, f"upload is larger than the {limit_mb:g} MB limit")
+        return error(e.code or 500, e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        log.exception("unexpected error on %s", flask.request.path)
+        return error(500, "internal error: the image could not be classified")
+
+    @app.get("/healthz")
+    def healthz():
+        return flask.jsonify(status="ok", model=model)
+
+    @app.post("/api/classify")
+    def api_classify():
+        if flask.request.mimetype == "multipart/form-data":
+            upload = flask.request.files.get("file")
+            if upload is None:
+                return error(400, 'send the image as the multipart field "file"')
+            data = upload.read()
+        else:  # the raw body is the image, whatever Content-Type the client claimed
+            data = flask.request.get_data(cache=False, parse_form_data=False)
+        try:
+            return flask.jsonify(classify(data))
+        except imageio.ImageError as e:
+            return error(status_for(e), str(e))
+
+    @app.route("/", methods=["GET", "POST"])
+    def index():
+        """The page; a form POST (no JavaScript) is answered with the results in the page."""
+        results = []
+        if flask.request.method == "POST":
+            uploads = flask.request.files.getlist("file")
+            if not uploads:
+                return error(400, "choose at least one image")
+            for number, upload in enumerate(uploads, 1):
+                # The client's name is only ever shown (escaped by the template), never
+                # used as a path: nothing is saved.
+                label = upload.filename or f"image {number}"
+                try:
+                    results.append({"label": label, **classify(upload.read())})
+                except imageio.ImageError as e:
+                    results.append({"label": label, "error": str(e)})
+        return flask.render_template("index.html", model=model, error=None,
+                                     limit_mb=limit_mb, results=results)
+
+    return app

@@ -1,0 +1,96 @@
+"""A 64-bit Raspberry Pi with only `pip install "dfd[edge]"` gives the answers x86 gives.
+
+Runs dfd's wheel on an emulated Pi 4 (Cortex-A72) and Pi 5 (Cortex-A76) through
+`../shared/tools/pi-emulate` (Debian bookworm arm64, Python 3.11, qemu-user). Emulated speed
+says nothing about a Pi; the answers do.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from dfd.lite.detector import Detector
+
+pytestmark = [pytest.mark.pi, pytest.mark.slow]
+
+PI_EMULATE = pathlib.Path(os.environ.get("DFD_PI_EMULATE",
+                                         ROOT.parent / "shared" / "tools" / "pi-emulate"))
+CANNOT_RUN_HERE = ("needs root", "cannot register qemu-aarch64", "could not install the host tools",
+                   "debootstrap failed", "no Debian mirror")
+"""pi-emulate's own words for a machine that cannot emulate a Pi: only these skip the test.
+A wheel that cannot be fetched or installed for the Pi is dfd's failure and fails it."""
+MODELS = ("model_float32.tflite", "model_int8.tflite")
+CPUS = ("cortex-a72", "cortex-a76")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (built,) = dist.glob("dfd-*-py3-none-any.whl")
+    return built
+
+
+def on_pi(cpu: str, args: list[str], cwd: pathlib.Path, binds: list[pathlib.Path],
+          install: str | None = None) -> str:
+    if not PI_EMULATE.exists():
+        pytest.skip(f"{PI_EMULATE} is absent (set DFD_PI_EMULATE to the tool)")
+    command = [str(PI_EMULATE), "--cpu", cpu]
+    if install:
+        command += ["--fresh-venv", "--install", install]
+    for folder in binds:
+        command += ["--bind", str(folder)]
+    out = subprocess.run(command + ["--", *args], cwd=cwd, capture_output=True, text=True,
+                         timeout=1800)
+    if out.returncode != 0:
+        said = out.stderr.strip().splitlines()[-1:] or [""]
+        if any(reason in said[0] for reason in CANNOT_RUN_HERE):
+            pytest.skip(f"pi-emulate cannot run on this machine: {said[0]}")
+        raise AssertionError(f"on the emulated Pi ({cpu}) {args} failed ({out.returncode}):\n"
+                             f"{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+    return out.stdout
+
+
+def x86_answers(model: pathlib.Path, images: list[pathlib.Path]) -> dict[str, float]:
+    detector = Detector(str(model))
+    return {str(path): detector.classify_bytes(path.read_bytes()).p_fake for path in images}
+
+
+def test_edge_wheel_on_pi4_and_pi5_answers_like_x86(wheel, tiny_export, tiny_test_images,
+                                                    tmp_path):
+    images = sorted(tiny_test_images.rglob("*.jpg"))
+    script = " && ".join(
+        [f"dfd-lite classify {tiny_export / m} {tiny_test_images} > {tmp_path}/{{cpu}}-{m}.jsonl"
+         for m in MODELS] +
+        [f"pip list --format=json > {tmp_path}/{{cpu}}-packages.json",
+         "python -c 'import platform; print(platform.machine())'"])
+    for index, cpu in enumerate(CPUS):
+        machine = on_pi(cpu, ["sh", "-c", script.format(cpu=cpu)], tmp_path,
+                        [tiny_export, tiny_test_images],
+                        install=f"{wheel}[edge]" if index == 0 else None)
+        assert machine.strip().splitlines()[-1] == "aarch64"
+        packages = {p["name"].lower() for p in
+                    json.loads((tmp_path / f"{cpu}-packages.json").read_text())}
+        assert {"dfd", "ai-edge-litert", "numpy", "pillow"} <= packages
+        assert not {p for p in packages if p.startswith(("tensorflow", "keras", "flask"))}
+        for model in MODELS:
+            expected = x86_answers(tiny_export / model, images)
+            lines = [json.loads(line) for line in
+                     (tmp_path / f"{cpu}-{model}.jsonl").read_text().splitlines()]
+            got = {line["file"]: line["p_fake"] for line in lines}
+            assert got.keys() == expected.keys(), f"{cpu} {model}: not every image answered"
+            if "int8" in model:
+                step = Detector(str(tiny_export / model))._output["quantization"][0]
+                tolerance = step * 1.0001
+            else:
+                tolerance = 1e-5
+            worst = max(abs(got[f] - expected[f]) for f in expected)
+            assert worst <= tolerance, f"{cpu} {model}: |p_pi - p_x86| up to {worst}"
+            assert np.mean([(got[f] >= .5) == (expected[f] >= .5) for f in expected]) == 1.0
