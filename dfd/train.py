@@ -72,11 +72,30 @@ def best_so_far(workdir: str, monitor: str = "val_auc") -> float | None:
     return max(values) if values else None
 
 
+def epoch_timer():
+    """Adds `epoch_seconds` (training plus validation wall time) to each epoch's logs, so
+    history.csv says how fast a run went, not only how well."""
+    import time
+
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["epoch_seconds"] = time.perf_counter() - self.start
+
+    return EpochTimer()
+
+
 def make_callbacks(workdir: str, chief: bool, private_dir: str) -> list:
     import keras
     history = os.path.join(workdir, "history.csv")
     out = workdir if chief else private_dir
     callbacks = [
+        epoch_timer(),
         keras.callbacks.TerminateOnNaN(),
         # Before the CSV logger: once an epoch's line is in history.csv, its backup exists.
         keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup")),
