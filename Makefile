@@ -17,7 +17,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[train,edge,serve,dev]"
+	$(PY) -m pip install -q -e ".[train,edge,serve,pretrained,dev]"
 	touch $@
 
 demo: venv

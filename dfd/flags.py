@@ -25,6 +25,15 @@ flags.DEFINE_list("split", None, "dfd.evaluate: splits to report (default: every
 flags.DEFINE_enum("model", "dfdnet", models.names(), "Architecture from dfd.models.")
 flags.DEFINE_integer("image_size", spec.DEFAULT_IMAGE_SIZE, "Model input side in pixels.")
 flags.DEFINE_float("dropout", 0.2, "Dropout before the output layer.")
+flags.DEFINE_enum("init", None, ["imagenet", "scratch"],
+                  "Initial weights: imagenet (from the dfd[pretrained] package; the default for "
+                  "efficientnet_lite0) or scratch (the default for every other model).")
+flags.DEFINE_integer("freeze_epochs", 0,
+                     "Pretrained models: epochs that train only the head, with the backbone "
+                     "and its BatchNorm statistics frozen (inference mode), before fine-tuning.")
+flags.DEFINE_float("finetune_learning_rate_factor", 0.1,
+                   "Pretrained models: after the frozen epochs, every layer trains at "
+                   "--learning_rate times this.")
 
 # Optimisation.
 flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas).")
@@ -89,6 +98,28 @@ flags.register_validator("calibration_examples", lambda v: v >= 1,
                          "--calibration_examples must be at least 1.")
 flags.register_validator("int8_max_accuracy_drop", lambda v: 0 <= v <= 1,
                          "--int8_max_accuracy_drop must be in [0, 1].")
+flags.register_validator("freeze_epochs", lambda v: v >= 0, "--freeze_epochs must be >= 0.")
+flags.register_validator("finetune_learning_rate_factor", lambda v: 0 < v <= 1,
+                         "--finetune_learning_rate_factor must be in (0, 1].")
+
+
+def resolved_init(model: str, init: str | None) -> str:
+    if init is None:
+        return "imagenet" if model in PRETRAINED_MODELS else "scratch"
+    return init
+
+
+PRETRAINED_MODELS = ("efficientnet_lite0",)
+"""Models with ImageNet weights (dfd.pretrained.SUPPORTED; repeated here so that parsing
+flags does not import the weights reader)."""
+
+flags.register_multi_flags_validator(
+    ["model", "init"],
+    lambda v: resolved_init(v["model"], v["init"]) == "scratch" or v["model"] in PRETRAINED_MODELS,
+    f"--init=imagenet needs a model with ImageNet weights: {', '.join(PRETRAINED_MODELS)}.")
+flags.register_multi_flags_validator(
+    ["freeze_epochs", "epochs"], lambda v: v["freeze_epochs"] < v["epochs"],
+    "--freeze_epochs must be smaller than --epochs (fine-tuning needs at least one epoch).")
 flags.register_validator(
     "data_dir", lambda v: v is None or os.path.isdir(v),
     "--data_dir must be an existing folder (build it with `tfds build`).")

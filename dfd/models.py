@@ -141,3 +141,78 @@ def dfdnet(image_size: int = 128, dropout: float = 0.2) -> keras.Model:
     x = _conv_bn(x, 256, 1, 1, "head")
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, _p_fake_head(x, dropout), name="dfdnet")
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+EFFICIENTNET_LITE0_STAGES = (
+    # (expand ratio, kernel, stride, output channels, repeats): EfficientNet-B0's stages;
+    # Lite drops squeeze-excite and uses ReLU6, which keeps int8 quantization clean.
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+EFFICIENTNET_BN_EPSILON = 1e-3
+BACKBONE = "backbone"
+"""Name of the sub-model a pretrained model's frozen warm-up freezes (see dfd.train)."""
+
+
+def _effnet_bn(x, name):
+    return layers.BatchNormalization(epsilon=EFFICIENTNET_BN_EPSILON, momentum=BN_MOMENTUM,
+                                     name=name)(x)
+
+
+def efficientnet_lite0_backbone(image_size: int) -> keras.Model:
+    """EfficientNet-Lite0 from pixels 0..255 to its 1280-channel feature map.
+
+    Layer names follow the published PyTorch checkpoint's structure (stem, 16 MBConv
+    blocks, head), so `dfd.pretrained` maps each tensor to exactly one Keras weight.
+    Input normalisation is ImageNet's mean and standard deviation, as the weights expect.
+    """
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.Normalization(mean=[255.0 * m for m in IMAGENET_MEAN],
+                             variance=[(255.0 * s) ** 2 for s in IMAGENET_STD],
+                             name="imagenet_norm")(inputs)
+    x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.ReLU(6.0, name="stem_relu6")(_effnet_bn(x, "stem_bn"))
+    block = 0
+    for expand, kernel, stride, filters, repeats in EFFICIENTNET_LITE0_STAGES:
+        for repeat in range(repeats):
+            x = _mbconv(x, expand, kernel, stride if repeat == 0 else 1, filters, block)
+            block += 1
+    x = layers.Conv2D(1280, 1, use_bias=False, name="head_conv")(x)
+    x = layers.ReLU(6.0, name="head_relu6")(_effnet_bn(x, "head_bn"))
+    return keras.Model(inputs, x, name=BACKBONE)
+
+
+def _mbconv(x, expand, kernel, stride, filters, block):
+    """Inverted residual without squeeze-excite: [1x1 expand], depthwise, 1x1 project."""
+    name = f"block{block}"
+    inputs = x
+    channels = x.shape[-1]
+    if expand != 1:
+        x = layers.Conv2D(channels * expand, 1, use_bias=False, name=f"{name}_expand_conv")(x)
+        x = layers.ReLU(6.0, name=f"{name}_expand_relu6")(_effnet_bn(x, f"{name}_expand_bn"))
+    x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False,
+                               name=f"{name}_dw")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu6")(_effnet_bn(x, f"{name}_dw_bn"))
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_project_conv")(x)
+    x = _effnet_bn(x, f"{name}_project_bn")
+    if stride == 1 and channels == filters:
+        x = layers.Add(name=f"{name}_add")([inputs, x])
+    return x
+
+
+@register("efficientnet_lite0")
+def efficientnet_lite0(image_size: int = 224, dropout: float = 0.2) -> keras.Model:
+    """EfficientNet-Lite0 (3.4M parameters without ImageNet's classifier) with dfd's
+    P(fake) head. ImageNet weights come from `dfd.pretrained` (--init=imagenet)."""
+    backbone = efficientnet_lite0_backbone(image_size)
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
+    return keras.Model(inputs, _p_fake_head(x, dropout), name="efficientnet_lite0")

@@ -4,6 +4,8 @@ One Keras `fit` over dfd's tf.data pipeline, with the callbacks Keras already ha
 BackupAndRestore (rerun the same command after a kill and it resumes from the last finished
 epoch), ModelCheckpoint of the best validation AUC, EarlyStopping, TensorBoard,
 TerminateOnNaN and a CSV history. Ends by writing the evaluation report (dfd.evaluate).
+A pretrained model trains in two phases (frozen backbone, then all layers); several
+workers (TF_CONFIG) train with `dfd.multi_worker`'s loop, since Keras 3's `fit` cannot.
 
 The workdir gets flags.txt (a flagfile that repeats the run exactly), config.json,
 best.keras, final.keras, history.csv, tensorboard/, backup/, metrics.json and plots.
@@ -11,6 +13,7 @@ best.keras, final.keras, history.csv, tensorboard/, backup/, metrics.json and pl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -19,7 +22,7 @@ import sys
 from absl import app, flags, logging
 
 import dfd.flags
-from dfd import data, evaluate, hardware, models
+from dfd import data, evaluate, hardware, models, multi_worker
 from dfd.flags import FLAGS
 
 
@@ -49,20 +52,42 @@ def class_weights(info: dict) -> dict | None:
             for label, name in enumerate(("real", "fake"))}
 
 
-def make_optimizer(steps_per_epoch: int):
+def make_optimizer(steps_per_epoch: int, epochs: int, learning_rate: float):
+    """AdamW (or the seed's Adam) with warm-up + cosine decay over `epochs`."""
     import keras
-    total = max(1, steps_per_epoch * FLAGS.epochs)
+    total = max(1, steps_per_epoch * epochs)
     if FLAGS.lr_schedule == "cosine":
         warmup = min(int(FLAGS.warmup_epochs * steps_per_epoch), total - 1)
         rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else FLAGS.learning_rate,
+            initial_learning_rate=0.0 if warmup else learning_rate,
             decay_steps=max(1, total - warmup),
-            warmup_target=FLAGS.learning_rate if warmup else None, warmup_steps=warmup)
+            warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     else:
-        rate = FLAGS.learning_rate
+        rate = learning_rate
     if FLAGS.optimizer == "adam":
         return keras.optimizers.Adam(rate)
     return keras.optimizers.AdamW(rate, weight_decay=FLAGS.weight_decay)
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A stretch of epochs with one optimizer and one set of trainable layers."""
+    name: str
+    first_epoch: int
+    end_epoch: int
+    learning_rate: float
+    backbone_trainable: bool = True
+
+
+def training_phases(init: str) -> list[Phase]:
+    """One phase from scratch; a pretrained model first trains only its head with the
+    backbone frozen (BatchNorm in inference mode, so ImageNet statistics survive the first
+    noisy steps), then every layer at a lower learning rate."""
+    if init != "imagenet" or not FLAGS.freeze_epochs:
+        return [Phase("train", 0, FLAGS.epochs, FLAGS.learning_rate)]
+    return [Phase("frozen_backbone", 0, FLAGS.freeze_epochs, FLAGS.learning_rate, False),
+            Phase("finetune", FLAGS.freeze_epochs, FLAGS.epochs,
+                  FLAGS.learning_rate * FLAGS.finetune_learning_rate_factor)]
 
 
 def best_so_far(workdir: str, monitor: str = "val_auc") -> float | None:
@@ -90,7 +115,7 @@ def epoch_timer():
     return EpochTimer()
 
 
-def make_callbacks(workdir: str, chief: bool, private_dir: str) -> list:
+def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "train") -> list:
     import keras
     history = os.path.join(workdir, "history.csv")
     out = workdir if chief else private_dir
@@ -98,7 +123,7 @@ def make_callbacks(workdir: str, chief: bool, private_dir: str) -> list:
         epoch_timer(),
         keras.callbacks.TerminateOnNaN(),
         # Before the CSV logger: once an epoch's line is in history.csv, its backup exists.
-        keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup")),
+        keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup", phase)),
         keras.callbacks.ModelCheckpoint(
             os.path.join(out, "best.keras"), monitor="val_auc", mode="max",
             save_best_only=True, initial_value_threshold=best_so_far(workdir)),
@@ -144,19 +169,54 @@ def train_and_evaluate(workdir: str) -> dict:
                                  dataset=FLAGS.dataset)
     steps_per_epoch = math.ceil(train_info["num_examples"] / FLAGS.batch_size)
 
+    init = dfd.flags.resolved_init(FLAGS.model, FLAGS.init)
     with strategy.scope():
         model = models.build(FLAGS.model, FLAGS.image_size, FLAGS.dropout)
-        model.compile(
-            optimizer=make_optimizer(steps_per_epoch),
-            loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
-            metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
-                     keras.metrics.AUC(name="auc"),
-                     keras.metrics.Precision(name="precision"),
-                     keras.metrics.Recall(name="recall")])
-    model.fit(train_ds, validation_data=eval_ds, epochs=FLAGS.epochs,
-              class_weight=class_weights(train_info),
-              callbacks=make_callbacks(workdir, chief, private_dir),
-              verbose=1 if sys.stdout.isatty() else 2)
+        if init == "imagenet":
+            from dfd import pretrained
+            logging.info("ImageNet weights from %s", pretrained.load_imagenet(model))
+    phases = training_phases(init)
+    for phase in phases:
+        # A phase that finished before a kill is not rerun: its end state is reloaded
+        # (BackupAndRestore forgets a phase once its fit returns).
+        done = os.path.join(private_dir, "backup", f"{phase.name}.done.weights.h5")
+        if len(phases) > 1 and os.path.exists(done):
+            model.load_weights(done)
+            continue
+        logging.info("phase %s: epochs %d-%d, learning rate %g, backbone trainable %s",
+                     phase.name, phase.first_epoch + 1, phase.end_epoch, phase.learning_rate,
+                     phase.backbone_trainable)
+        with strategy.scope():
+            if models.BACKBONE in {layer.name for layer in model.layers}:
+                model.get_layer(models.BACKBONE).trainable = phase.backbone_trainable
+            optimizer = make_optimizer(steps_per_epoch, phase.end_epoch - phase.first_epoch,
+                                       phase.learning_rate)
+            if strategy_name == "multi_worker":
+                optimizer.build(model.trainable_variables)
+            else:
+                model.compile(
+                    optimizer=optimizer,
+                    loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
+                    metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
+                             keras.metrics.AUC(name="auc"),
+                             keras.metrics.Precision(name="precision"),
+                             keras.metrics.Recall(name="recall")])
+        if strategy_name == "multi_worker":
+            multi_worker.fit(
+                model, optimizer, strategy, train_ds, eval_ds, first_epoch=phase.first_epoch,
+                end_epoch=phase.end_epoch, train_examples=train_info["num_examples"],
+                global_batch=FLAGS.batch_size, class_weight=class_weights(train_info),
+                label_smoothing=FLAGS.label_smoothing, workdir=workdir,
+                private_dir=private_dir, chief=chief, phase=phase.name,
+                patience=FLAGS.early_stopping_patience, best_so_far=best_so_far(workdir))
+        else:
+            model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
+                      epochs=phase.end_epoch, class_weight=class_weights(train_info),
+                      callbacks=make_callbacks(workdir, chief, private_dir, phase.name),
+                      verbose=1 if sys.stdout.isatty() else 2)
+        if len(phases) > 1:
+            os.makedirs(os.path.dirname(done), exist_ok=True)
+            model.save_weights(done)
     model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
     if not chief:
         return {}

@@ -1,5 +1,6 @@
 """Every shipped flagfile parses and passes the validators, as `dfd.train` would see it."""
 
+import copy
 import pathlib
 
 import pytest
@@ -19,7 +20,7 @@ def test_the_four_named_flagfiles_exist():
 def test_flagfile_parses_and_validates(path, tmp_path):
     values = flags.FlagValues()
     for flag in flags.FLAGS.get_flags_for_module(dfd.flags):
-        values[flag.name] = flag
+        values[flag.name] = copy.deepcopy(flag)  # parses must not leak into each other
     values(["dfd.train", f"--flagfile={path}", f"--data_dir={tmp_path}",
             f"--workdir={tmp_path}/w"])
     values.validate_all_flags()

@@ -95,11 +95,8 @@ def free_port():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "Keras 3 fit() under MultiWorkerMirroredStrategy fails in _maybe_symbolic_build "
-    "(PerReplica cannot be converted to a Tensor), keras-team/keras#20585, also on TF's own "
-    "multi-worker tutorial. strict: this starts failing the day Keras fixes it."))
 def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_path):
+    """Two processes on loopback ports under TF_CONFIG (dfd.multi_worker's loop)."""
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     workdir = tmp_path / "run"
     procs = []
@@ -115,7 +112,9 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_pa
     config = json.loads((workdir / "config.json").read_text())
     assert config["strategy"] == "multi_worker" and config["replicas"] == 2
     assert (workdir / "final.keras").exists() and (workdir / "metrics.json").exists()
+    assert (workdir / "best.keras").exists() and history_epochs(workdir) == [0]
     assert (workdir / "worker1" / "final.keras").exists()  # the non-chief wrote privately
+    assert not (workdir / "worker1" / "metrics.json").exists()
 
 
 @pytest.mark.parametrize("flag,message", [
@@ -138,3 +137,39 @@ def test_missing_data_dir_is_named(tmp_path):
                           f"--workdir={tmp_path}/w"], env=ENV, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode != 0 and "--data_dir must be an existing folder" in out.stderr
+
+
+@pytest.mark.slow
+def test_pretrained_model_trains_head_first_with_the_backbone_frozen(tiny_tfds, tmp_path):
+    """--init=imagenet --freeze_epochs=1: after epoch 1 the backbone, BatchNorm statistics
+    included, is still exactly ImageNet's; epoch 2 fine-tunes it."""
+    import keras
+    import numpy as np
+
+    from dfd import models, pretrained
+    try:
+        pretrained.checkpoint_path()
+    except pretrained.PretrainedError as e:
+        pytest.skip(str(e))
+    cache = tmp_path / "cache"
+    env = {**ENV, "DFD_CACHE_DIR": str(cache)}
+    workdir = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "dfd.train", f"--data_dir={tiny_tfds / 'tfds'}",
+                    f"--workdir={workdir}", "--model=efficientnet_lite0", "--image_size=32",
+                    "--batch_size=8", "--epochs=2", "--freeze_epochs=1", "--augment=",
+                    "--early_stopping_patience=0"], check=True, env=env, capture_output=True,
+                   timeout=600)
+    assert history_epochs(workdir) == [0, 1]
+    (imagenet,) = cache.glob("efficientnet_lite0-*.weights.h5")
+    reference = models.build("efficientnet_lite0", 32).get_layer(models.BACKBONE)
+    reference.load_weights(str(imagenet))
+    after_frozen = models.build("efficientnet_lite0", 32)
+    after_frozen.load_weights(str(workdir / "backup" / "frozen_backbone.done.weights.h5"))
+    for expected, frozen in zip(reference.weights,
+                                after_frozen.get_layer(models.BACKBONE).weights):
+        np.testing.assert_array_equal(frozen.numpy(), expected.numpy(), err_msg=frozen.path)
+    final = keras.models.load_model(workdir / "final.keras")
+    changed = [w.path for w, e in zip(final.get_layer(models.BACKBONE).trainable_weights,
+                                      reference.trainable_weights)
+               if not np.array_equal(w.numpy(), e.numpy())]
+    assert changed, "the fine-tuning phase must train the backbone"
