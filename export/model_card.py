@@ -7,20 +7,12 @@ from a damaged one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import dfd
 from dfd import spec
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from dfd.checksums import sha256_file
 
 
 def tree_size(path: str) -> int:

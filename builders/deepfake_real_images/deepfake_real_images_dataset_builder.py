@@ -16,6 +16,7 @@ from absl import logging
 
 from builders.deepfake_real_images import source_files
 from dfd import spec
+from dfd.checksums import sha256_file
 
 _DESCRIPTION = """
 Face images labelled real (0) or fake (1), from the Kaggle "deepfake-and-real-images"
@@ -28,14 +29,6 @@ as lossless PNG. Files that cannot be decoded (empty, truncated, not an image, o
 dropped file and its reason, are in this dataset's metadata (`info.metadata["splits"]`),
 together with a sha256 digest of each split's source files.
 """.format(max_pixels=spec.MAX_IMAGE_PIXELS)
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -79,7 +72,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 raise FileNotFoundError(
                     f"{manual_dir} holds neither Dataset/{{Train,Validation,Test}}/{{Real,Fake}} "
                     f"folders nor a .zip of them.{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-            source.update(archive=os.path.basename(archive), archive_sha256=_sha256_file(archive))
+            source.update(archive=os.path.basename(archive), archive_sha256=sha256_file(archive))
             extracted = os.fspath(dl_manager.extract(archive))
             root = source_files.find_dataset_root(extracted)
             if root is None:

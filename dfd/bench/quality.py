@@ -1,8 +1,7 @@
 """Quality benchmark: recipes trained side by side on real face sets, reported on Test.
 
     python -m dfd.bench.quality --shared=../shared/data --out=runs/quality \
-        [--sets=rff160,celeba_stylegan] [--recipes=seed:configs/seed_reproduction.flags,...]
-        [--epochs=10]
+        [--sets=rff160,celeba_stylegan] [--recipe=NAME:FLAGFILE[:FLAG...] ...] [--epochs=10]
 
 For each set: `tfds build` once (kept in --out), then each recipe runs as the user runs
 it (`python -m dfd.train --flagfile=...`) with the same --epochs budget. Checkpoints are
@@ -21,7 +20,7 @@ import subprocess
 import sys
 import time
 
-DEFAULT_RECIPES = "seed_cnn:configs/seed_reproduction.flags,dfdnet:configs/cpu_small.flags"
+DEFAULT_RECIPES = ["seed_cnn:configs/seed_reproduction.flags", "dfdnet:configs/cpu_small.flags"]
 
 
 def build_set(source: str, data_dir: str) -> None:
@@ -93,8 +92,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--sets", default="rff160,celeba_stylegan")
-    parser.add_argument("--recipes", default=DEFAULT_RECIPES,
-                        help="comma list of name:flagfile[:extra flag;extra flag]")
+    parser.add_argument("--recipe", action="append", default=None,
+                        help="NAME:FLAGFILE[:EXTRA_FLAG...], repeatable (default: the seed "
+                             "recipe and dfd's cpu_small); e.g. x:configs/cpu_small.flags:"
+                             "--image_size=160:--augment=flip,jpeg")
     parser.add_argument("--epochs", type=int, default=10, help="the same budget for every recipe")
     parser.add_argument("--out", default="runs/quality")
     args = parser.parse_args(argv)
@@ -106,9 +107,8 @@ def main(argv=None) -> int:
         data_dir = os.path.abspath(os.path.join(args.out, set_name, "tfds"))
         build_set(source, data_dir)
         n_train = train_examples(data_dir)
-        for spec in args.recipes.split(","):
-            name, flagfile, *extra = spec.split(":")
-            extra_flags = extra[0].split(";") if extra else []
+        for spec in args.recipe or DEFAULT_RECIPES:
+            name, flagfile, *extra_flags = spec.split(":")
             workdir = os.path.abspath(os.path.join(args.out, set_name, name))
             if os.path.exists(os.path.join(workdir, "metrics.json")):
                 print(f"{set_name}/{name}: already done, reusing {workdir}", file=sys.stderr)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_IMAGE_SIZE, encode, textured_rgb
-from dfd import spec
+from dfd import checksums, spec
 from dfd.lite.detector import Detector
 from export import model_card, parity, saved_model, tflite
 
@@ -35,7 +35,7 @@ def test_model_card_describes_and_checksums_every_artifact(tiny_export):
     for name in TFLITE_FILES:
         entry = info["artifacts"][name]
         path = tiny_export / name
-        assert entry["sha256"] == model_card.sha256_file(str(path))
+        assert entry["sha256"] == checksums.sha256_file(str(path))
         assert entry["bytes"] == path.stat().st_size
     assert info["dfd_version"]
 
