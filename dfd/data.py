@@ -117,21 +117,22 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) ->
     return images
 
 
-def _builder(data_dir: str, dataset: str):
+def builder(data_dir: str, dataset: str = DEFAULT_DATASET):
+    """The TFDS builder of a built data dir (registers dfd's own dataset first)."""
     if dataset == DEFAULT_DATASET:
         import builders.deepfake_real_images  # noqa: F401  (registers the builder)
     return tfds.builder(dataset, data_dir=data_dir)
 
 
 def split_names(data_dir: str, dataset: str = DEFAULT_DATASET) -> list[str]:
-    return list(_builder(data_dir, dataset).info.splits.keys())
+    return list(builder(data_dir, dataset).info.splits.keys())
 
 
 def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dict:
     """Example count and per-class counts of a split, as the builder recorded them."""
-    builder = _builder(data_dir, dataset)
-    info = {"num_examples": builder.info.splits[split].num_examples}
-    counts = (builder.info.metadata or {}).get("class_counts", {}).get(split)
+    found = builder(data_dir, dataset)
+    info = {"num_examples": found.info.splits[split].num_examples}
+    counts = (found.info.metadata or {}).get("class_counts", {}).get(split)
     if counts:
         info["class_counts"] = dict(counts)
     return info
@@ -140,9 +141,9 @@ def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dic
 def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
                   dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
     """Batches of one split. Training adds shuffling and augmentation after the cache."""
-    builder = _builder(data_dir, dataset)
+    found = builder(data_dir, dataset)
     read_config = tfds.ReadConfig(shuffle_seed=config.seed, try_autocache=False)
-    ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config,
+    ds = found.as_dataset(split=split, shuffle_files=training, read_config=read_config,
                             decoders={"image": tfds.decode.SkipDecoding()})
     size = config.image_size
     # Evaluation is always in file order: reports and parity checks must be repeatable.

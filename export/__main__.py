@@ -76,8 +76,8 @@ def bytes_signature_difference(config: dict, signatures: dict, split: str,
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    builder = data._builder(config["data_dir"], config["dataset"])
-    raw = builder.as_dataset(split, shuffle_files=False,
+    found = data.builder(config["data_dir"], config["dataset"])
+    raw = found.as_dataset(split, shuffle_files=False,
                              decoders={"image": tfds.decode.SkipDecoding()})
     encoded = [ex["image"] for ex in itertools.islice(tfds.as_numpy(raw), BYTES_CHECK_EXAMPLES)]
     answers = signatures[saved_model.BYTES_SIGNATURE](image_bytes=tf.constant(encoded))
