@@ -56,15 +56,14 @@ def resolve_threshold(card: dict, threshold: float | str | None) -> float:
         threshold = "default"
     if isinstance(threshold, str):
         try:
-            return float(threshold)
+            threshold = float(threshold)
         except ValueError:
-            pass
-        if threshold == "default" and "default" not in thresholds:
-            return 0.5
-        if threshold not in thresholds:
-            raise ModelError(f"threshold {threshold!r} is neither a number nor one of the "
-                             f"model card's thresholds {sorted(thresholds)}")
-        threshold = thresholds[threshold]
+            if threshold == "default" and "default" not in thresholds:
+                return 0.5
+            if threshold not in thresholds:
+                raise ModelError(f"threshold {threshold!r} is neither a number nor one of the "
+                                 f"model card's thresholds {sorted(thresholds)}") from None
+            threshold = thresholds[threshold]
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
         raise ModelError(f"threshold {threshold} is outside [0, 1]")
