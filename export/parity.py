@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from dfd import metrics
-from dfd.lite.detector import Detector
 
 
 class ParityError(RuntimeError):
@@ -28,11 +27,6 @@ def compare(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray,
         "mean_abs_p_difference": float(np.mean(np.abs(candidate - reference))),
         "verdict_agreement": float(np.mean((candidate >= threshold) == (reference >= threshold))),
     }
-
-
-def tflite_scores(model_path: str, images: np.ndarray) -> np.ndarray:
-    detector = Detector(model_path, threads=None)
-    return np.array([detector.p_fake_pixels(image) for image in images], np.float64)
 
 
 def report(split: str, labels: np.ndarray, reference: np.ndarray,
