@@ -87,9 +87,9 @@ class Detector:
         try:
             self._interpreter, self.interpreter_package, self.kernels = load_interpreter(
                 model_path, threads, kernels, takes_integers)
+        except NoInterpreterError:
+            raise  # a missing package, not a bad model file: its own message says what to do
         except (ValueError, RuntimeError) as e:
-            if isinstance(e, NoInterpreterError):
-                raise
             raise ModelError(f"{model_path} is not a loadable TFLite model: {e}") from None
         (self._input,) = self._interpreter.get_input_details()
         (self._output,) = self._interpreter.get_output_details()
