@@ -47,8 +47,19 @@ flags.DEFINE_float("weight_decay", 1e-4, "Decoupled weight decay (adamw only).")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing for the binary cross-entropy.")
 flags.DEFINE_enum("class_weight", "balanced", ["balanced", "none"],
                   "balanced weighs each class by n / (2 n_class) from the builder's counts.")
+flags.DEFINE_enum("monitor", "val_auc", ["val_auc", "val_loss"],
+                  "Validation figure that picks best.keras and drives early stopping and the "
+                  "plateau schedule (val_loss = the seed's recipe).")
 flags.DEFINE_integer("early_stopping_patience", 5,
-                     "Epochs without a better validation AUC before stopping; 0 = never.")
+                     "Epochs without a better --monitor value before stopping; 0 = never.")
+flags.DEFINE_bool("restore_best_weights", False,
+                  "Early stopping puts back the best epoch's weights (final.keras is then the "
+                  "best model, as in the seed's recipe).")
+flags.DEFINE_integer("plateau_patience", 0,
+                     "With --lr_schedule=constant: epochs without a better --monitor value "
+                     "before the learning rate is multiplied by --plateau_factor; 0 = never.")
+flags.DEFINE_float("plateau_factor", 0.1, "Learning-rate factor of the plateau schedule.")
+flags.DEFINE_float("min_learning_rate", 1e-7, "Floor of the plateau schedule.")
 
 # Input pipeline.
 flags.DEFINE_list("augment", list(data.AUGMENTATIONS),
@@ -89,6 +100,16 @@ flags.register_validator("label_smoothing", lambda v: 0 <= v < 0.5,
                          "--label_smoothing must be in [0, 0.5).")
 flags.register_validator("early_stopping_patience", lambda v: v >= 0,
                          "--early_stopping_patience must be >= 0.")
+flags.register_validator("plateau_patience", lambda v: v >= 0,
+                         "--plateau_patience must be >= 0.")
+flags.register_validator("plateau_factor", lambda v: 0 < v < 1,
+                         "--plateau_factor must be in (0, 1).")
+flags.register_validator("min_learning_rate", lambda v: v >= 0,
+                         "--min_learning_rate must be >= 0.")
+flags.register_multi_flags_validator(
+    ["plateau_patience", "lr_schedule"],
+    lambda v: not v["plateau_patience"] or v["lr_schedule"] == "constant",
+    "--plateau_patience needs --lr_schedule=constant (a cosine schedule owns the rate).")
 flags.register_validator("shuffle_buffer", lambda v: v >= 1,
                          "--shuffle_buffer must be at least 1.")
 flags.register_validator(

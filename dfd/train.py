@@ -90,11 +90,18 @@ def training_phases(init: str) -> list[Phase]:
                   FLAGS.learning_rate * FLAGS.finetune_learning_rate_factor)]
 
 
+def monitor_mode(monitor: str) -> str:
+    """"min" for a loss, "max" for a score such as AUC."""
+    return "min" if monitor.endswith("loss") else "max"
+
+
 def best_so_far(workdir: str, monitor: str = "val_auc") -> float | None:
     """The best monitored value of earlier (killed) attempts, so a resumed run does not
     overwrite best.keras with a worse epoch."""
     values = [row[monitor] for row in evaluate.read_history(workdir) if monitor in row]
-    return max(values) if values else None
+    if not values:
+        return None
+    return min(values) if monitor_mode(monitor) == "min" else max(values)
 
 
 def epoch_timer():
@@ -119,19 +126,26 @@ def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "tr
     import keras
     history = os.path.join(workdir, "history.csv")
     out = workdir if chief else private_dir
+    monitor = FLAGS.monitor
+    mode = monitor_mode(monitor)
     callbacks = [
         epoch_timer(),
         keras.callbacks.TerminateOnNaN(),
         # Before the CSV logger: once an epoch's line is in history.csv, its backup exists.
         keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup", phase)),
         keras.callbacks.ModelCheckpoint(
-            os.path.join(out, "best.keras"), monitor="val_auc", mode="max",
-            save_best_only=True, initial_value_threshold=best_so_far(workdir)),
+            os.path.join(out, "best.keras"), monitor=monitor, mode=mode,
+            save_best_only=True, initial_value_threshold=best_so_far(workdir, monitor)),
         keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")),
     ]
     if FLAGS.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_auc", mode="max", patience=FLAGS.early_stopping_patience))
+            monitor=monitor, mode=mode, patience=FLAGS.early_stopping_patience,
+            restore_best_weights=FLAGS.restore_best_weights))
+    if FLAGS.plateau_patience:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=FLAGS.plateau_factor,
+            patience=FLAGS.plateau_patience, min_lr=FLAGS.min_learning_rate))
     if chief:
         callbacks.append(keras.callbacks.CSVLogger(history, append=True))
     return callbacks
