@@ -18,15 +18,14 @@ from typing import Sequence
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from dfd import spec
+from dfd import augment as per_image, spec
 
 DEFAULT_DATASET = "deepfake_real_images"
-AUGMENTATIONS = ("flip", "crop", "jpeg")
-"""What `--augment` may name: horizontal flip, crop/scale jitter, JPEG re-compression.
-
-JPEG re-compression matters for forensics: real sources are often re-saved at other
-qualities, and a detector that keys on one quality level fails on the next upload.
-"""
+AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "resize", "self_blend")
+"""What `--augment` may name: horizontal flip and crop/scale jitter (whole batches), JPEG
+re-compression, Gaussian blur, down-and-up resizing and self-blended fakes (per image, see
+`dfd.augment`: why each matters for images from sources the model never saw)."""
+DEFAULT_AUGMENT = ("flip", "crop", "jpeg")
 
 
 def decode(encoded: tf.Tensor) -> tf.Tensor:
@@ -69,12 +68,13 @@ class PipelineConfig:
     batch_size: int = 64
     cache: str = "memory"
     """"memory", "none", or a file path prefix for tf.data's on-disk cache."""
-    augment: Sequence[str] = AUGMENTATIONS
+    augment: Sequence[str] = DEFAULT_AUGMENT
     shuffle_buffer: int = 10_000
     seed: int = 0
     deterministic: bool = False
     crop_min_scale: float = 0.8
-    jpeg_quality: tuple[int, int] = (60, 100)
+    augmentation: per_image.AugmentConfig = per_image.AugmentConfig()
+    """Strengths and probabilities of the per-image augmentations."""
 
     def __post_init__(self):
         unknown = set(self.augment) - set(AUGMENTATIONS)
@@ -82,19 +82,9 @@ class PipelineConfig:
             raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; "
                              f"choose from {AUGMENTATIONS}")
 
-
-def recompress_jpeg(image: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) -> tf.Tensor:
-    """With probability 1/2, re-save one uint8 image as JPEG at a random quality.
-
-    Per image and behind tf.cond, because JPEG coding has no batched op and is the most
-    expensive step of the pipeline: an image whose coin says no costs nothing.
-    """
-    coin_seed, quality_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    low, high = config.jpeg_quality
-    return tf.cond(
-        tf.random.stateless_uniform([], coin_seed) < 0.5,
-        lambda: tf.image.stateless_random_jpeg_quality(image, low, high, quality_seed),
-        lambda: image)
+    @property
+    def per_image_augment(self) -> tuple[str, ...]:
+        return tuple(n for n in self.augment if n in per_image.DEGRADATIONS + (per_image.SELF_BLEND,))
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) -> tf.Tensor:
@@ -162,9 +152,10 @@ def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
-        if "jpeg" in config.augment:
+        if config.per_image_augment:
             ds = tf.data.Dataset.zip((ds, seeds)).map(
-                lambda pair, seed: (recompress_jpeg(pair[0], seed, config), pair[1]),
+                lambda pair, seed: per_image.augment_example(
+                    pair[0], pair[1], seed, config.per_image_augment, config.augmentation),
                 **parallel)
     ds = ds.batch(config.batch_size)
     if training and {"flip", "crop"} & set(config.augment):

@@ -11,7 +11,7 @@ import os
 
 from absl import flags
 
-from dfd import data, models, spec
+from dfd import augment, data, models, spec
 
 # Where and what.
 flags.DEFINE_string("workdir", None, "Run folder: checkpoints, logs, flags, metrics, plots.")
@@ -62,8 +62,17 @@ flags.DEFINE_float("plateau_factor", 0.1, "Learning-rate factor of the plateau s
 flags.DEFINE_float("min_learning_rate", 1e-7, "Floor of the plateau schedule.")
 
 # Input pipeline.
-flags.DEFINE_list("augment", list(data.AUGMENTATIONS),
+flags.DEFINE_list("augment", list(data.DEFAULT_AUGMENT),
                   f"Training augmentations, any of {list(data.AUGMENTATIONS)}; empty = none.")
+flags.DEFINE_float("degrade_probability", 0.5,
+                   "Chance of each of blur, resize and jpeg (when --augment names them).")
+flags.DEFINE_integer("jpeg_quality_min", 60, "Lowest JPEG quality of the jpeg augmentation.")
+flags.DEFINE_float("blur_sigma_max", 3.0, "Largest Gaussian sigma (pixels at --image_size) "
+                   "of the blur augmentation.")
+flags.DEFINE_float("resize_scale_min", 0.25, "Smallest down-scale factor of the resize "
+                   "augmentation (then resized back up).")
+flags.DEFINE_float("self_blend_probability", 0.5,
+                   "Chance that self_blend turns a real training image into a fake.")
 flags.DEFINE_string("cache", "memory", '"memory", "none", or a file path prefix.')
 flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer in examples.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, shuffling and augmentation.")
@@ -115,6 +124,16 @@ flags.register_validator("shuffle_buffer", lambda v: v >= 1,
 flags.register_validator(
     "augment", lambda v: set(v) <= set(data.AUGMENTATIONS),
     f"--augment may only name {', '.join(data.AUGMENTATIONS)}.")
+flags.register_validator("degrade_probability", lambda v: 0 <= v <= 1,
+                         "--degrade_probability must be in [0, 1].")
+flags.register_validator("self_blend_probability", lambda v: 0 <= v <= 1,
+                         "--self_blend_probability must be in [0, 1].")
+flags.register_validator("jpeg_quality_min", lambda v: 1 <= v < 100,
+                         "--jpeg_quality_min must be in [1, 99].")
+flags.register_validator("blur_sigma_max", lambda v: 0.2 <= v <= 8,
+                         "--blur_sigma_max must be in [0.2, 8].")
+flags.register_validator("resize_scale_min", lambda v: 0.05 <= v < 1,
+                         "--resize_scale_min must be in [0.05, 1).")
 flags.register_validator("calibration_examples", lambda v: v >= 1,
                          "--calibration_examples must be at least 1.")
 flags.register_validator("int8_max_accuracy_drop", lambda v: 0 <= v <= 1,
@@ -150,4 +169,10 @@ def pipeline_config() -> data.PipelineConfig:
     return data.PipelineConfig(
         image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, cache=FLAGS.cache,
         augment=tuple(FLAGS.augment), shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic)
+        deterministic=FLAGS.deterministic,
+        augmentation=augment.AugmentConfig(
+            probability=FLAGS.degrade_probability,
+            blur_sigma=(0.1, FLAGS.blur_sigma_max),
+            resize_scale=(FLAGS.resize_scale_min, 1.0),
+            jpeg_quality=(FLAGS.jpeg_quality_min, 100),
+            self_blend_probability=FLAGS.self_blend_probability))

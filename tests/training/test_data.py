@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dfd import data
+from conftest import textured_rgb
+
+from dfd import augment, data
 
 
 def config(**overrides):
@@ -59,8 +61,10 @@ def test_each_augmentation_keeps_shape_and_dtype():
     for name in ("flip", "crop"):
         out = data.augment_batch(images, seed, config(augment=(name,)))
         assert out.shape == (4, 32, 32, 3) and out.dtype == tf.uint8
-    out = data.recompress_jpeg(images[0], seed, config())
-    assert out.shape == (32, 32, 3) and out.dtype == tf.uint8
+    for name in ("jpeg", "blur", "resize", "self_blend"):
+        out, label = augment.augment_example(images[0], tf.constant(0.0), seed, (name,),
+                                             augment.AugmentConfig())
+        assert out.shape == (32, 32, 3) and out.dtype == tf.uint8 and label.dtype == tf.float32
 
 
 def test_flip_mirrors_some_images_and_keeps_the_rest():
@@ -73,10 +77,63 @@ def test_flip_mirrors_some_images_and_keeps_the_rest():
 
 
 def test_unknown_augmentation_is_refused_by_name():
-    with pytest.raises(ValueError, match="blur"):
-        config(augment=("flip", "blur"))
+    with pytest.raises(ValueError, match="sharpen"):
+        config(augment=("flip", "sharpen"))
 
 
 def test_split_info_reports_class_counts(tiny_tfds):
     info = data.split_info(str(tiny_tfds / "tfds"), "train")
     assert info == {"num_examples": 48, "class_counts": {"real": 24, "fake": 24}}
+
+
+ALWAYS = augment.AugmentConfig(probability=1.0, self_blend_probability=1.0)
+
+
+@pytest.mark.parametrize("name", ["jpeg", "blur", "resize"])
+def test_each_degradation_changes_pixels_and_keeps_the_label(name):
+    image = tf.constant(textured_rgb(64, 64, seed=1))
+    out, label = augment.augment_example(image, tf.constant(1.0), tf.constant([7, 8], tf.int64),
+                                         (name,), ALWAYS)
+    difference = np.abs(out.numpy().astype(int) - image.numpy().astype(int))
+    assert difference.mean() > 0.5, f"{name} left the image (almost) as it was"
+    assert label.numpy() == 1.0
+
+
+def test_blur_removes_high_frequencies():
+    image = tf.constant(np.random.default_rng(2).integers(0, 256, (64, 64, 3)), tf.uint8)
+    blurred = augment.gaussian_blur(tf.cast(image, tf.float32), tf.constant(2.0), 3.0).numpy()
+    def roughness(x):
+        return np.abs(np.diff(x.astype(np.float64), axis=1)).mean()
+    assert roughness(blurred) < 0.2 * roughness(image.numpy())
+
+
+def test_self_blend_turns_a_real_image_into_a_fake_and_leaves_fakes_alone():
+    image = tf.constant(textured_rgb(64, 64, seed=3))
+    seed = tf.constant([3, 4], tf.int64)
+    blended, label = augment.augment_example(image, tf.constant(0.0), seed, ("self_blend",),
+                                             ALWAYS)
+    assert label.numpy() == 1.0
+    changed = np.any(blended.numpy() != image.numpy(), axis=-1)
+    assert 0.005 < changed.mean() < 0.9, "a blend touches part of the image, not none or all"
+    # The corners lie outside every mask the blend draws: they are the source's own pixels.
+    for corner in (changed[:4, :4], changed[:4, -4:], changed[-4:, :4], changed[-4:, -4:]):
+        assert not corner.any()
+    kept, fake_label = augment.augment_example(image, tf.constant(1.0), seed, ("self_blend",),
+                                               ALWAYS)
+    np.testing.assert_array_equal(kept.numpy(), image.numpy())
+    assert fake_label.numpy() == 1.0
+
+
+def test_self_blend_is_repeatable_from_its_seed():
+    image = tf.constant(textured_rgb(32, 32, seed=4))
+    seed = tf.constant([9, 9], tf.int64)
+    one = augment.self_blend(image, seed).numpy()
+    two = augment.self_blend(image, seed).numpy()
+    np.testing.assert_array_equal(one, two)
+
+
+def test_self_blend_adds_fakes_to_training_batches(tiny_tfds):
+    cfg = config(augment=("self_blend",),
+                 augmentation=augment.AugmentConfig(self_blend_probability=1.0))
+    _, labels = collect(data.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
+    assert labels.sum() == 48  # every real image became a self-blended fake
