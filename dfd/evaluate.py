@@ -6,7 +6,9 @@ Reads the run's own resolved settings (workdir/config.json), loads the checkpoin
 the validation split (best.keras), and writes workdir/metrics.json with, per split: loss,
 accuracy, precision and recall of the fake class, ROC AUC, equal error rate and its
 threshold, confusion matrix; plus roc.png, pr.png, confusion_matrix.png and
-training_curves.png.
+training_curves.png; and the robustness suite (dfd.robustness: AUC and accuracy under JPEG,
+resizing, blur, crops, colour jitter and a social-media chain) on --robustness_splits, as
+metrics.json's `robustness` and robustness.png.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 
 import numpy as np
 
-from dfd import data, metrics
+from dfd import data, metrics, robustness
 
 BEST_MODEL = "best.keras"
 FINAL_MODEL = "final.keras"
@@ -61,6 +63,36 @@ def evaluate_splits(model, config: dict, splits: list[str]) -> tuple[dict, dict]
         results[split] = metrics.summarize(labels, scores)
         curves[split] = (labels, scores)
     return results, curves
+
+
+def source_images(config: dict, split: str):
+    """(decoded RGB source image, label) of a split in file order, as the builder stored
+    them: the robustness suite degrades the source, before the preprocessing contract."""
+    import tensorflow_datasets as tfds
+    from PIL import Image
+
+    from dfd.lite import imageio
+
+    found = data.builder(config["data_dir"], config["dataset"])
+    ds = found.as_dataset(split=split, shuffle_files=False,
+                          decoders={"image": tfds.decode.SkipDecoding()})
+    for example in tfds.as_numpy(ds):
+        yield Image.fromarray(imageio.decode_rgb(example["image"])), int(example["label"])
+
+
+def robustness_report(model, config: dict, split: str, suite: str,
+                      threshold: float = 0.5) -> dict:
+    """The robustness suite on one split for a Keras model (see dfd.robustness)."""
+    from dfd.lite import preprocess
+
+    size = config["image_size"]
+
+    def score_batch(images):
+        return np.asarray(model(images.astype(np.float32), training=False))
+
+    return robustness.score_suite(source_images(config, split), robustness.SUITES[suite],
+                                  lambda rgb: preprocess.preprocess(rgb, size), score_batch,
+                                  threshold=threshold, batch_size=config["batch_size"])
 
 
 def read_history(workdir: str) -> list[dict]:
@@ -129,25 +161,38 @@ def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) 
     return written
 
 
-def evaluate_workdir(workdir: str, splits: list[str] | None = None) -> dict:
-    """Writes metrics.json and the plots; returns the metrics document."""
+def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_suite="full",
+                     robustness_splits=("test",)) -> dict:
+    """Writes metrics.json and the plots; returns the metrics document.
+
+    The robustness suite runs on each evaluated split named in `robustness_splits`
+    (`robustness_suite` none, fast or full); its figures go under metrics.json's
+    `robustness` and into robustness.png."""
     config = load_config(workdir)
     model, checkpoint = load_model(workdir)
     if not splits:
         splits = list(data.split_names(config["data_dir"], config["dataset"]))
     results, curves = evaluate_splits(model, config, splits)
+    robust = {}
+    if robustness_suite != "none":
+        for split in (s for s in splits if s in robustness_splits):
+            robust[split] = robustness_report(model, config, split, robustness_suite)
     path = os.path.join(workdir, "metrics.json")
     previous = {}
     if os.path.exists(path):
         with open(path) as f:
-            previous = json.load(f).get("splits", {})
+            previous = json.load(f)
     report = {"checkpoint": checkpoint, "model": config["model"],
               "image_size": config["image_size"], "dataset": config["dataset"],
               "selected_on": config.get("eval_split", "validation"),
-              "splits": {**previous, **results}}
+              "splits": {**previous.get("splits", {}), **results}}
+    if robust or previous.get("robustness"):
+        report["robustness"] = {**previous.get("robustness", {}), **robust}
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     write_plots(workdir, results, curves, read_history(workdir))
+    if report.get("robustness"):
+        robustness.write_chart(os.path.join(workdir, "robustness.png"), report["robustness"])
     return report
 
 
@@ -160,9 +205,16 @@ def summary_line(split: str, result: dict) -> str:
 def main(argv) -> None:
     from dfd.flags import FLAGS
     del argv
-    report = evaluate_workdir(FLAGS.workdir, FLAGS.split)
+    report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
+                              FLAGS.robustness_splits)
+    print_report(report)
+
+
+def print_report(report: dict) -> None:
     for split, result in report["splits"].items():
         print(summary_line(split, result))
+    for split, result in report.get("robustness", {}).items():
+        print("\n".join(robustness.summary_lines(split, result)))
 
 
 def run() -> None:

@@ -20,6 +20,11 @@ flags.DEFINE_string("dataset", data.DEFAULT_DATASET, "TFDS dataset name in --dat
 flags.DEFINE_string("train_split", "train", "Split to train on.")
 flags.DEFINE_string("eval_split", "validation", "Split that selects checkpoints (never test).")
 flags.DEFINE_list("split", None, "dfd.evaluate: splits to report (default: every split).")
+flags.DEFINE_enum("robustness", "full", ["none", "fast", "full"],
+                  "Robustness suite (dfd.robustness) run by evaluation: none, fast (5 "
+                  "degradations) or full (12).")
+flags.DEFINE_list("robustness_splits", ["test"],
+                  "Splits the robustness suite runs on (add validation to select recipes).")
 
 # Model.
 flags.DEFINE_enum("model", "dfdnet", models.names(), "Architecture from dfd.models.")

@@ -234,16 +234,15 @@ def train_and_evaluate(workdir: str) -> dict:
     model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
     if not chief:
         return {}
-    return evaluate.evaluate_workdir(workdir)
+    return evaluate.evaluate_workdir(workdir, robustness_suite=FLAGS.robustness,
+                                     robustness_splits=FLAGS.robustness_splits)
 
 
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     os.makedirs(FLAGS.workdir, exist_ok=True)
-    report = train_and_evaluate(FLAGS.workdir)
-    for split, result in report.get("splits", {}).items():
-        print(evaluate.summary_line(split, result))
+    evaluate.print_report(train_and_evaluate(FLAGS.workdir) or {"splits": {}})
 
 
 def run() -> None:

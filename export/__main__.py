@@ -8,6 +8,8 @@ Writes, into --out:
   model.json            labels, preprocessing contract, thresholds, training data and metrics,
                         sha256 and size of every artifact, dfd version
   parity.json           SavedModel vs each .tflite on --parity_split (also printed)
+  robustness.json/.png  the robustness suite (--robustness) on --parity_split for the
+                        float32 and int8 files, run by the edge runtime as a device runs them
 and fails (exit 1, after writing everything) when int8 loses more accuracy than allowed.
 """
 
@@ -84,8 +86,39 @@ def bytes_signature_difference(config: dict, signatures: dict, split: str,
     return float(np.max(np.abs(answers["p_fake"].numpy() - reference[:len(encoded)])))
 
 
+ROBUSTNESS = "robustness.json"
+ROBUSTNESS_PRECISIONS = ("float32", "int8")
+"""The device files the robustness suite judges (float16 answers as float32 does)."""
+
+
+def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
+    """The robustness suite (dfd.robustness) for the exported .tflite files, each run by
+    dfd's edge runtime exactly as a device runs it, at the model card's default threshold.
+    Writes robustness.json and robustness.png into the bundle."""
+    from dfd import robustness
+    from dfd.lite import preprocess
+
+    size = config["image_size"]
+    reports = {}
+    for precision in ROBUSTNESS_PRECISIONS:
+        detector = Detector(os.path.join(out, tflite_name(precision)))
+        reports[precision] = robustness.score_suite(
+            evaluate.source_images(config, split), robustness.SUITES[suite],
+            lambda rgb: preprocess.preprocess(rgb, size),
+            lambda batch: np.array([detector.p_fake_pixels(image) for image in batch]),
+            threshold=detector.threshold)
+    result = {"split": split, "suite": suite, "tflite": reports}
+    with open(os.path.join(out, ROBUSTNESS), "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    robustness.write_chart(os.path.join(out, "robustness.png"), reports)
+    for precision, report in reports.items():
+        print(f"{precision}: " + robustness.summary_lines(split, report)[0])
+    return result
+
+
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
-                   parity_split: str = "test", max_int8_accuracy_drop: float = 0.01) -> dict:
+                   parity_split: str = "test", max_int8_accuracy_drop: float = 0.01,
+                   robustness_suite: str = "none") -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
     Raises parity.ParityError (after writing) when int8 loses too much accuracy, and
@@ -123,6 +156,8 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
         json.dump(result, f, indent=2, sort_keys=True)
     for line in parity.summary_lines(result):
         print(line)
+    if robustness_suite != "none":
+        device_robustness(config, out, parity_split, robustness_suite)
     parity.check_int8(result, max_int8_accuracy_drop)
     return result
 
@@ -134,7 +169,7 @@ def main(argv) -> None:
     out = FLAGS.out or os.path.join(FLAGS.workdir, "export")
     try:
         export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split,
-                       FLAGS.int8_max_accuracy_drop)
+                       FLAGS.int8_max_accuracy_drop, FLAGS.robustness)
     except (tflite.ExportError, parity.ParityError, FileNotFoundError) as e:
         logging.error("%s", e)
         print(f"export failed: {e}", file=sys.stderr)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import TF_ENV
+from dfd import robustness
 
 TINY = ["--model=dfdnet", "--image_size=32", "--batch_size=8", "--augment=flip",
         "--early_stopping_patience=0", "--cache=memory"]
@@ -46,6 +47,10 @@ def test_one_epoch_writes_a_complete_workdir(tiny_tfds, tmp_path):
         matrix = result["confusion_matrix"]["rows_truth_cols_predicted"]
         assert sum(map(sum, matrix)) == result["examples"]
     assert report["splits"]["test"]["examples"] == 16
+    robust = report["robustness"]["test"]  # the full suite on test, by default
+    assert set(robust["degradations"]) == set(robustness.SUITES["full"])
+    assert robust["examples"] == 16 and robust["worst_auc"] <= robust["mean_auc"]
+    assert (workdir / "robustness.png").stat().st_size > 1000
     flags_txt = (workdir / "flags.txt").read_text()
     assert "--image_size=32" in flags_txt and "--model=dfdnet" in flags_txt
     config = json.loads((workdir / "config.json").read_text())
