@@ -13,6 +13,7 @@ is four times the bytes to copy on the host and to send to an accelerator.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Sequence
 
 import tensorflow as tf
@@ -147,6 +148,7 @@ def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache and config.cache != "none":
+        os.makedirs(os.path.dirname(os.path.abspath(config.cache)), exist_ok=True)
         ds = ds.cache(f"{config.cache}-{split}-{size}")
     seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)

@@ -116,6 +116,25 @@ def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     return result
 
 
+def float32_twin(model, config: dict):
+    """The same network computing in float32, for a run trained under mixed precision.
+
+    Its layers keep their mixed_float16 policy when loaded, and a float16 graph converts
+    to TFLite ops the builtins lack (or to an int8 file calibrated on float16 rounding),
+    so the export rebuilds the architecture in float32 and copies the weights, which
+    mixed precision keeps in float32 anyway: nothing is lost.
+    """
+    if config.get("precision", "float32") == "float32":
+        return model
+    import keras
+
+    from dfd import models
+    keras.mixed_precision.set_global_policy("float32")
+    twin = models.build(config["model"], config["image_size"], config["dropout"])
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                    parity_split: str = "test", max_int8_accuracy_drop: float = 0.01,
                    robustness_suite: str = "none") -> dict:
@@ -126,6 +145,7 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
     """
     config = evaluate.load_config(workdir)
     model, checkpoint = evaluate.load_model(workdir)
+    model = float32_twin(model, config)
     metrics_path = os.path.join(workdir, "metrics.json")
     report = {}
     if os.path.exists(metrics_path):

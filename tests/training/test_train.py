@@ -124,7 +124,7 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_pa
 
 @pytest.mark.parametrize("flag,message", [
     ("--image_size=7", "--image_size must be between"),
-    ("--augment=flip,blur", "--augment may only name"),
+    ("--augment=flip,sharpen", "--augment may only name"),
     ("--model=resnet9000", "resnet9000"),
     ("--label_smoothing=0.9", "--label_smoothing"),
 ])
