@@ -34,7 +34,7 @@ class AugmentConfig:
     """Chance of each degradation (blur, resize, JPEG) being applied, independently."""
     blur_sigma: tuple[float, float] = (0.1, 3.0)
     resize_scale: tuple[float, float] = (0.25, 1.0)
-    jpeg_quality: tuple[int, int] = (60, 100)
+    jpeg_quality: tuple[int, int] = (30, 100)
     self_blend_probability: float = 0.5
     """Chance that a real training image is replaced by its self-blend (labelled fake)."""
 

@@ -26,7 +26,9 @@ AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "resize", "self_blend")
 """What `--augment` may name: horizontal flip and crop/scale jitter (whole batches), JPEG
 re-compression, Gaussian blur, down-and-up resizing and self-blended fakes (per image, see
 `dfd.augment`: why each matters for images from sources the model never saw)."""
-DEFAULT_AUGMENT = ("flip", "crop", "jpeg")
+DEFAULT_AUGMENT = ("flip", "crop", "blur", "resize", "jpeg")
+"""The default recipe's (BUILD_NOTES.md, "Detection that generalizes": self_blend did not
+help within a CPU budget of ten epochs)."""
 
 
 def decode(encoded: tf.Tensor) -> tf.Tensor:

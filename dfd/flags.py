@@ -27,13 +27,14 @@ flags.DEFINE_list("robustness_splits", ["test"],
                   "Splits the robustness suite runs on (add validation to select recipes).")
 
 # Model.
-flags.DEFINE_enum("model", "dfdnet", models.names(), "Architecture from dfd.models.")
+flags.DEFINE_enum("model", "efficientnet_lite0", models.names(),
+                  "Architecture from dfd.models (the default recipe: configs/cpu_small.flags).")
 flags.DEFINE_integer("image_size", spec.DEFAULT_IMAGE_SIZE, "Model input side in pixels.")
 flags.DEFINE_float("dropout", 0.2, "Dropout before the output layer.")
 flags.DEFINE_enum("init", None, ["imagenet", "scratch"],
                   "Initial weights: imagenet (from the dfd[pretrained] package; the default for "
                   "efficientnet_lite0) or scratch (the default for every other model).")
-flags.DEFINE_integer("freeze_epochs", 0,
+flags.DEFINE_integer("freeze_epochs", 2,
                      "Pretrained models: epochs that train only the head, with the backbone "
                      "and its BatchNorm statistics frozen (inference mode), before fine-tuning.")
 flags.DEFINE_float("finetune_learning_rate_factor", 0.1,
@@ -44,11 +45,11 @@ flags.DEFINE_float("finetune_learning_rate_factor", 0.1,
 flags.DEFINE_integer("batch_size", 64, "Global batch size (split across replicas).")
 flags.DEFINE_integer("epochs", 20, "Maximum epochs (early stopping may end sooner).")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "adam"], "adam = the seed's recipe.")
-flags.DEFINE_float("learning_rate", 2e-3, "Peak learning rate.")
+flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.")
 flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"],
                   "cosine = linear warm-up then cosine decay to 0 over all epochs.")
-flags.DEFINE_float("warmup_epochs", 1.0, "Warm-up length for the cosine schedule.")
-flags.DEFINE_float("weight_decay", 1e-4, "Decoupled weight decay (adamw only).")
+flags.DEFINE_float("warmup_epochs", 0.5, "Warm-up length for the cosine schedule.")
+flags.DEFINE_float("weight_decay", 1e-5, "Decoupled weight decay (adamw only).")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing for the binary cross-entropy.")
 flags.DEFINE_enum("class_weight", "balanced", ["balanced", "none"],
                   "balanced weighs each class by n / (2 n_class) from the builder's counts.")
@@ -71,7 +72,7 @@ flags.DEFINE_list("augment", list(data.DEFAULT_AUGMENT),
                   f"Training augmentations, any of {list(data.AUGMENTATIONS)}; empty = none.")
 flags.DEFINE_float("degrade_probability", 0.5,
                    "Chance of each of blur, resize and jpeg (when --augment names them).")
-flags.DEFINE_integer("jpeg_quality_min", 60, "Lowest JPEG quality of the jpeg augmentation.")
+flags.DEFINE_integer("jpeg_quality_min", 30, "Lowest JPEG quality of the jpeg augmentation.")
 flags.DEFINE_float("blur_sigma_max", 3.0, "Largest Gaussian sigma (pixels at --image_size) "
                    "of the blur augmentation.")
 flags.DEFINE_float("resize_scale_min", 0.25, "Smallest down-scale factor of the resize "
