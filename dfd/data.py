@@ -13,6 +13,8 @@ is four times the bytes to copy on the host and to send to an accelerator.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from typing import Sequence
 
@@ -131,6 +133,43 @@ def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dic
     return info
 
 
+def cache_identity(found, split: str, image_size: int) -> dict:
+    """What a file cache of one split holds: whose data, which split, which pixels.
+
+    A cache read under a different identity would hand a run another dataset's images
+    without any error, so every input that shapes the cached tensors is in it: the builder
+    and its version, the data dir resolved (a rebuilt or moved copy is another source), the
+    split's example counts, the digest of its source files that dfd's builder records
+    (another dataset's files: the split's TFRecord names, sizes and modification times), and
+    the preprocessing contract.
+    """
+    split_info = found.info.splits[split]
+    recorded = ((found.info.metadata or {}).get("splits") or {}).get(split) or {}
+    source = recorded.get("source_sha256")
+    if not source:
+        stats = [(os.fspath(path), tf.io.gfile.stat(os.fspath(path)))
+                 for path in split_info.filepaths]
+        source = [[os.path.basename(path), stat.length, stat.mtime_nsec]
+                  for path, stat in stats]
+    return {
+        "builder": found.info.full_name,
+        "data_dir": os.path.realpath(os.fspath(found.data_dir)),
+        "split": split,
+        "num_examples": split_info.num_examples,
+        "shard_lengths": list(split_info.shard_lengths),
+        "source": source,
+        "preprocessing": spec.describe(image_size),
+    }
+
+
+def cache_path(prefix: str, identity: dict) -> str:
+    """PREFIX-SPLIT-SIZE-KEY: readable, and KEY (12 hex digits of the identity's sha256)
+    changes whenever anything the cache holds would."""
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    size = identity["preprocessing"]["image_size"]
+    return f"{prefix}-{identity['split']}-{size}-{key}"
+
+
 def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
                   dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
     """Batches of one split. Training adds shuffling and augmentation after the cache."""
@@ -150,8 +189,11 @@ def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache and config.cache != "none":
-        os.makedirs(os.path.dirname(os.path.abspath(config.cache)), exist_ok=True)
-        ds = ds.cache(f"{config.cache}-{split}-{size}")
+        path = cache_path(config.cache, cache_identity(found, split, size))
+        # tf.data opens the cache file only when iteration starts: without its folder, a
+        # run would fail mid-fit with a NotFoundError.
+        tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+        ds = ds.cache(path)
     seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     if training:

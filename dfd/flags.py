@@ -169,6 +169,11 @@ flags.register_multi_flags_validator(
 flags.register_validator(
     "data_dir", lambda v: v is None or os.path.isdir(v),
     "--data_dir must be an existing folder (build it with `tfds build`).")
+flags.register_validator(
+    "cache", lambda v: v in ("memory", "none") or (
+        bool(v) and not v.endswith(os.sep) and not os.path.isdir(v)),
+    '--cache must be "memory", "none" or a file prefix such as /fast/disk/cache/run '
+    "(not a folder; the folder is created when missing).")
 
 
 def pipeline_config() -> data.PipelineConfig:

@@ -1,5 +1,8 @@
 """The input pipeline: shapes, ranges, determinism, caching, augmentation choices."""
 
+import pathlib
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -52,7 +55,59 @@ def test_eval_is_unaugmented_and_in_file_order(tiny_tfds):
 def test_file_cache_is_written(tiny_tfds, tmp_path):
     cfg = config(cache=str(tmp_path / "cache"))
     collect(data.build_dataset(str(tiny_tfds / "tfds"), "validation", cfg, training=False))
-    assert any(p.name.startswith("cache-validation-32") for p in tmp_path.iterdir())
+    assert any(p.name.startswith("cache-validation-32-") for p in tmp_path.iterdir())
+
+
+def build_tiny(source: pathlib.Path, data_dir: pathlib.Path, seed: int) -> str:
+    """A validation-only deepfake_real_images build of 6 generated images."""
+    import tensorflow_datasets as tfds
+
+    from builders.deepfake_real_images import Builder
+    from dfd import demo_data
+
+    demo_data.generate(str(source), {"Validation": 3}, size=40, seed=seed)
+    Builder(data_dir=str(data_dir)).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(source)))
+    return str(data_dir)
+
+
+def eval_images(data_dir: str, cache: str) -> np.ndarray:
+    cfg = config(cache=cache, augment=())
+    return collect(data.build_dataset(data_dir, "validation", cfg, training=False))[0]
+
+
+def test_one_cache_prefix_serves_each_dataset_its_own_examples(tmp_path):
+    """Two data sets behind one --cache prefix (in a folder that does not exist yet): each
+    read, first filling its cache and then from it, gives its own images."""
+    prefix = str(tmp_path / "not" / "yet" / "cache")
+    first = build_tiny(tmp_path / "a", tmp_path / "tfds_a", seed=1)
+    second = build_tiny(tmp_path / "b", tmp_path / "tfds_b", seed=2)
+    expected = {d: eval_images(d, "none") for d in (first, second)}
+    assert not np.array_equal(expected[first], expected[second])
+    for data_dir in (first, second, first, second):
+        np.testing.assert_array_equal(eval_images(data_dir, prefix), expected[data_dir])
+    assert len({p.name.split(".")[0] for p in (tmp_path / "not" / "yet").iterdir()}) == 2
+
+
+def test_rebuilt_source_in_the_same_data_dir_never_reuses_the_cache(tmp_path):
+    """Same builder, version, data dir, split and counts: only the source files differ."""
+    prefix = str(tmp_path / "cache")
+    data_dir = build_tiny(tmp_path / "a", tmp_path / "tfds", seed=1)
+    old = eval_images(data_dir, prefix)
+    shutil.rmtree(data_dir)
+    build_tiny(tmp_path / "b", tmp_path / "tfds", seed=2)
+    new = eval_images(data_dir, "none")
+    assert not np.array_equal(old, new)
+    np.testing.assert_array_equal(eval_images(data_dir, prefix), new)
+
+
+def test_cache_key_follows_the_preprocessing_contract(tiny_tfds):
+    found = data.builder(str(tiny_tfds / "tfds"))
+    paths = {data.cache_path("/c/run", data.cache_identity(found, split, size))
+             for split in ("train", "validation") for size in (32, 64)}
+    assert len(paths) == 4
+    again = data.cache_path("/c/run", data.cache_identity(found, "train", 32))
+    assert again in paths and again.startswith("/c/run-train-32-")
 
 
 def test_each_augmentation_keeps_shape_and_dtype():

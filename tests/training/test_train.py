@@ -127,6 +127,7 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_pa
     ("--augment=flip,sharpen", "--augment may only name"),
     ("--model=resnet9000", "resnet9000"),
     ("--label_smoothing=0.9", "--label_smoothing"),
+    ("--cache=/tmp/", "--cache must be"),
 ])
 def test_bad_flag_fails_before_any_work_naming_the_flag(tiny_tfds, tmp_path, flag, message):
     workdir = tmp_path / "never"
