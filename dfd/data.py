@@ -123,6 +123,21 @@ def split_names(data_dir: str, dataset: str = DEFAULT_DATASET) -> list[str]:
     return list(builder(data_dir, dataset).info.splits.keys())
 
 
+class SplitError(ValueError):
+    """A flag names a split that the built data does not have."""
+
+
+def require_splits(data_dir: str, dataset: str, flag: str, splits: Sequence[str]) -> None:
+    """Raises SplitError naming the flag when a split it names is not in the built data, so
+    a typo stops a program before it writes anything."""
+    available = split_names(data_dir, dataset)
+    for split in splits:
+        if split not in available:
+            raise SplitError(
+                f"--{flag}={split}: {dataset} in {data_dir} has no such split (it has "
+                f"{', '.join(available) or 'none: build it with tfds build'})")
+
+
 def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dict:
     """Example count and per-class counts of a split, as the builder recorded them."""
     found = builder(data_dir, dataset)

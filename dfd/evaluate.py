@@ -25,12 +25,21 @@ BEST_MODEL = "best.keras"
 FINAL_MODEL = "final.keras"
 
 
-def load_config(workdir: str) -> dict:
+def load_config(workdir: str, data_dir: str | None = None) -> dict:
+    """The run's config.json, its data dir replaced by `data_dir` (--data_dir) when the data
+    has moved since training; raises FileNotFoundError naming what is missing."""
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} is missing: --workdir must be a dfd.train run folder")
     with open(path) as f:
-        return json.load(f)
+        config = json.load(f)
+    if data_dir:
+        config["data_dir"] = os.path.abspath(data_dir)
+    elif not os.path.isdir(config["data_dir"]):
+        raise FileNotFoundError(
+            f"the data dir {config['data_dir']} recorded in {path} does not exist: "
+            f"pass --data_dir=where the built dataset is now")
+    return config
 
 
 def load_model(workdir: str):
@@ -162,13 +171,16 @@ def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) 
 
 
 def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_suite="full",
-                     robustness_splits=("test",)) -> dict:
+                     robustness_splits=("test",), data_dir: str | None = None) -> dict:
     """Writes metrics.json and the plots; returns the metrics document.
 
     The robustness suite runs on each evaluated split named in `robustness_splits`
     (`robustness_suite` none, fast or full); its figures go under metrics.json's
-    `robustness` and into robustness.png."""
-    config = load_config(workdir)
+    `robustness` and into robustness.png. `data_dir` replaces the run's recorded data dir
+    (--data_dir, when the data moved)."""
+    config = load_config(workdir, data_dir)
+    if splits:
+        data.require_splits(config["data_dir"], config["dataset"], "split", splits)
     model, checkpoint = load_model(workdir)
     if not splits:
         splits = list(data.split_names(config["data_dir"], config["dataset"]))
@@ -204,9 +216,14 @@ def summary_line(split: str, result: dict) -> str:
 
 def main(argv) -> None:
     from dfd.flags import FLAGS
+    import sys
     del argv
-    report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
-                              FLAGS.robustness_splits)
+    try:
+        report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
+                                  FLAGS.robustness_splits, FLAGS.data_dir)
+    except (FileNotFoundError, data.SplitError) as e:
+        print(f"evaluate failed: {e}", file=sys.stderr)
+        sys.exit(1)
     print_report(report)
 
 

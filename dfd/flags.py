@@ -96,9 +96,20 @@ flags.DEFINE_string("out", None, "export: folder for the SavedModel, .tflite fil
 flags.DEFINE_integer("calibration_examples", 300,
                      "export: train-split images that calibrate the int8 model's ranges.")
 flags.DEFINE_string("parity_split", "test", "export: split on which the artifacts are compared.")
-flags.DEFINE_float("int8_max_accuracy_drop", 0.01,
-                   "export: fail when int8 accuracy is this much below the SavedModel's "
-                   "(0.01 = one point).")
+flags.DEFINE_float("int8_max_auc_drop", 0.01,
+                   "export: the int8 AUC may fall this much below the SavedModel's on "
+                   "--parity_split, or --int8_auc_standard_errors times the AUC's standard "
+                   "error there if that is larger (1 = never fail on AUC).")
+flags.DEFINE_float("int8_auc_standard_errors", 1.0,
+                   "export: allowed int8 AUC drop in standard errors of the SavedModel's AUC "
+                   "(Hanley-McNeil), so a small split does not fail on noise.")
+flags.DEFINE_float("int8_confident_margin", 0.25,
+                   "export: images the SavedModel scores at least this far from the 0.5 "
+                   "threshold are confident; int8 must not flip their verdicts.")
+flags.DEFINE_float("int8_max_flip_rate", 0.01,
+                   "export: verdict flip rate on confident images the int8 gate allows; the "
+                   "export fails when the flips are significantly more (binomial test, 5%; "
+                   "1 = never fail on flips).")
 
 FLAGS = flags.FLAGS
 
@@ -142,8 +153,14 @@ flags.register_validator("resize_scale_min", lambda v: 0.05 <= v < 1,
                          "--resize_scale_min must be in [0.05, 1).")
 flags.register_validator("calibration_examples", lambda v: v >= 1,
                          "--calibration_examples must be at least 1.")
-flags.register_validator("int8_max_accuracy_drop", lambda v: 0 <= v <= 1,
-                         "--int8_max_accuracy_drop must be in [0, 1].")
+flags.register_validator("int8_max_auc_drop", lambda v: 0 <= v <= 1,
+                         "--int8_max_auc_drop must be in [0, 1].")
+flags.register_validator("int8_auc_standard_errors", lambda v: 0 <= v <= 10,
+                         "--int8_auc_standard_errors must be in [0, 10].")
+flags.register_validator("int8_confident_margin", lambda v: 0 < v < 0.5,
+                         "--int8_confident_margin must be in (0, 0.5).")
+flags.register_validator("int8_max_flip_rate", lambda v: 0 <= v <= 1,
+                         "--int8_max_flip_rate must be in [0, 1].")
 flags.register_validator("freeze_epochs", lambda v: v >= 0, "--freeze_epochs must be >= 0.")
 flags.register_validator("finetune_learning_rate_factor", lambda v: 0 < v <= 1,
                          "--finetune_learning_rate_factor must be in (0, 1].")
@@ -169,6 +186,10 @@ flags.register_multi_flags_validator(
 flags.register_validator(
     "data_dir", lambda v: v is None or os.path.isdir(v),
     "--data_dir must be an existing folder (build it with `tfds build`).")
+flags.register_validator(
+    "eval_split", lambda v: v != "test",
+    "--eval_split must not be test: checkpoints selected on the test split make its "
+    "figures optimistic; select on validation and report test.")
 flags.register_validator(
     "cache", lambda v: v in ("memory", "none") or (
         bool(v) and not v.endswith(os.sep) and not os.path.isdir(v)),

@@ -238,9 +238,24 @@ def train_and_evaluate(workdir: str) -> dict:
                                      robustness_splits=FLAGS.robustness_splits)
 
 
+def absolute_paths() -> None:
+    """Paths become absolute before flags.txt and config.json record them, so that
+    dfd.evaluate and export find the data from any working directory."""
+    FLAGS.data_dir = os.path.abspath(FLAGS.data_dir)
+    FLAGS.workdir = os.path.abspath(FLAGS.workdir)
+    if FLAGS.cache not in ("memory", "none"):
+        FLAGS.cache = os.path.abspath(FLAGS.cache)
+
+
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    absolute_paths()
+    try:  # before anything is written to the workdir
+        for flag in ("train_split", "eval_split"):
+            data.require_splits(FLAGS.data_dir, FLAGS.dataset, flag, [FLAGS[flag].value])
+    except data.SplitError as e:
+        raise app.UsageError(str(e)) from None
     os.makedirs(FLAGS.workdir, exist_ok=True)
     evaluate.print_report(train_and_evaluate(FLAGS.workdir) or {"splits": {}})
 

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,6 +72,40 @@ def test_evaluate_command_rewrites_the_report(tiny_tfds, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_moves_with_its_data_and_works_from_any_directory(tiny_tfds, tmp_path):
+    """Trained with relative paths, then evaluated and exported from another folder, after
+    the data moved: config.json holds absolute paths and --data_dir says where data went."""
+    shutil.copytree(tiny_tfds / "tfds", tmp_path / "data")
+    subprocess.run(train_cmd("data", "run", "--epochs=1"), cwd=tmp_path, check=True, env=ENV,
+                   capture_output=True, timeout=300)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data_dir"] == str(tmp_path / "data")
+    assert f"--data_dir={tmp_path / 'data'}\n" in (tmp_path / "run" / "flags.txt").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "data").rename(tmp_path / "moved")
+
+    def run(module, *args):
+        return subprocess.run([sys.executable, "-m", module, "--workdir=../run", *args],
+                              cwd=elsewhere, env=ENV, capture_output=True, text=True,
+                              timeout=300)
+
+    lost = run("dfd.evaluate")
+    assert lost.returncode == 1
+    assert f"the data dir {tmp_path / 'data'} recorded in ../run/config.json" in lost.stderr
+    assert "pass --data_dir" in lost.stderr
+    typo = run("dfd.evaluate", "--data_dir=../moved", "--split=tset")
+    assert typo.returncode == 1 and "--split=tset" in typo.stderr
+    found = run("dfd.evaluate", "--data_dir=../moved", "--split=test")
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert "test: accuracy" in found.stdout
+    exported = run("export", "--data_dir=../moved", "--out=export", "--calibration_examples=8")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    parity_report = json.loads((elsewhere / "export" / "parity.json").read_text())
+    assert parity_report["examples"] == 16
+
+
+@pytest.mark.slow
 def test_rerun_after_sigkill_resumes_instead_of_restarting(tiny_tfds, tmp_path):
     workdir = tmp_path / "run"
     cmd = train_cmd(tiny_tfds / "tfds", workdir, "--epochs=4")
@@ -128,6 +163,9 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_pa
     ("--model=resnet9000", "resnet9000"),
     ("--label_smoothing=0.9", "--label_smoothing"),
     ("--cache=/tmp/", "--cache must be"),
+    ("--eval_split=test", "--eval_split must not be test"),
+    ("--train_split=tain", "--train_split=tain: deepfake_real_images in "),
+    ("--eval_split=valid", "has no such split (it has train, validation, test)"),
 ])
 def test_bad_flag_fails_before_any_work_naming_the_flag(tiny_tfds, tmp_path, flag, message):
     workdir = tmp_path / "never"
