@@ -7,10 +7,12 @@ Writes, into --out:
   model_int8.tflite     full integer, uint8 in and out, calibrated on train-split images
   model.json            labels, preprocessing contract, thresholds, training data and metrics,
                         sha256 and size of every artifact, dfd version
-  parity.json           SavedModel vs each .tflite on --parity_split (also printed)
+  parity.json           SavedModel vs each .tflite on --parity_split, and the int8 gate's
+                        figures (also printed)
   robustness.json/.png  the robustness suite (--robustness) on --parity_split for the
                         float32 and int8 files, run by the edge runtime as a device runs them
-and fails (exit 1, after writing everything) when int8 loses more accuracy than allowed.
+and fails (exit 1, after writing everything) when the int8 gate fails (export.parity: AUC
+drop and verdict flips on confidently scored images, with tolerances that know the split).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def calibration_images(config: dict, count: int):
     return lambda: itertools.islice(images(), count)
 
 
-def measure_parity(config: dict, out: str, split: str) -> dict:
+def measure_parity(config: dict, out: str, split: str, confident_margin: float = 0.25) -> dict:
     """Streams the split once: SavedModel on each batch, every .tflite on each image."""
     signatures = saved_model.load_signatures(os.path.join(out, SAVED_MODEL))
     serve = signatures[saved_model.IMAGES_SIGNATURE]
@@ -66,7 +68,8 @@ def measure_parity(config: dict, out: str, split: str) -> dict:
             scores[precision] += [detector.p_fake_pixels(image) for image in images.numpy()]
     reference = np.concatenate(reference).astype(np.float64)
     result = parity.report(split, np.concatenate(labels), reference,
-                           {p: np.array(s, np.float64) for p, s in scores.items()})
+                           {p: np.array(s, np.float64) for p, s in scores.items()},
+                           confident_margin=confident_margin)
     result["bytes_signature_max_abs_p_difference"] = bytes_signature_difference(
         config, signatures, split, reference)
     return result
@@ -136,14 +139,17 @@ def float32_twin(model, config: dict):
 
 
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
-                   parity_split: str = "test", max_int8_accuracy_drop: float = 0.01,
-                   robustness_suite: str = "none") -> dict:
+                   parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
+                   robustness_suite: str = "none", data_dir: str | None = None) -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
-    Raises parity.ParityError (after writing) when int8 loses too much accuracy, and
-    tflite.ExportError before writing any .tflite when the model needs non-builtin ops.
+    `data_dir` replaces the data dir in the run's config.json (the data moved). Raises
+    parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
+    writing any .tflite when the model needs non-builtin ops, and data.SplitError before
+    writing anything when --parity_split is not in the data.
     """
-    config = evaluate.load_config(workdir)
+    config = evaluate.load_config(workdir, data_dir)
+    data.require_splits(config["data_dir"], config["dataset"], "parity_split", [parity_split])
     model, checkpoint = evaluate.load_model(workdir)
     model = float32_twin(model, config)
     metrics_path = os.path.join(workdir, "metrics.json")
@@ -170,15 +176,15 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                            "examples": calibration_examples}
     model_card.write(os.path.join(out, spec.MODEL_CARD), card)
 
-    result = measure_parity(config, out, parity_split)
-    result["max_int8_accuracy_drop"] = max_int8_accuracy_drop
+    result = measure_parity(config, out, parity_split, gate.confident_margin)
+    result["int8_gate"] = parity.judge_int8(result, gate)
     with open(os.path.join(out, PARITY), "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     for line in parity.summary_lines(result):
         print(line)
     if robustness_suite != "none":
         device_robustness(config, out, parity_split, robustness_suite)
-    parity.check_int8(result, max_int8_accuracy_drop)
+    parity.check_int8(result["int8_gate"])
     return result
 
 
@@ -188,9 +194,13 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     out = FLAGS.out or os.path.join(FLAGS.workdir, "export")
     try:
-        export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split,
-                       FLAGS.int8_max_accuracy_drop, FLAGS.robustness)
-    except (tflite.ExportError, parity.ParityError, FileNotFoundError) as e:
+        gate = parity.Int8Gate(
+            max_auc_drop=FLAGS.int8_max_auc_drop,
+            auc_standard_errors=FLAGS.int8_auc_standard_errors,
+            confident_margin=FLAGS.int8_confident_margin, max_flip_rate=FLAGS.int8_max_flip_rate)
+        export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split, gate,
+                       FLAGS.robustness, FLAGS.data_dir)
+    except (tflite.ExportError, parity.ParityError, FileNotFoundError, data.SplitError) as e:
         logging.error("%s", e)
         print(f"export failed: {e}", file=sys.stderr)
         sys.exit(1)

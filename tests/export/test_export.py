@@ -88,15 +88,102 @@ def test_parity_report_measures_every_file_on_the_test_split(tiny_export):
     assert report["bytes_signature_max_abs_p_difference"] < 1e-6
 
 
-def test_int8_accuracy_gate_fails_with_the_numbers():
-    labels = np.array([1, 1, 0, 0] * 25)
-    reference = np.where(labels == 1, 0.9, 0.1)
-    worse = reference.copy()
-    worse[:2] = 0.1  # two of 100 fakes now called real: 2 points lost
-    report = parity.report("test", labels, reference, {"int8": worse})
-    parity.check_int8(report, 0.02)
-    with pytest.raises(parity.ParityError, match=r"2\.00 points below.*allowed: 1\.00"):
-        parity.check_int8(report, 0.01)
+def int8_round(scores):
+    """What the int8 file's uint8 output does to a score: steps of 1/256."""
+    return np.round(np.asarray(scores) * 256) / 256
+
+
+def test_near_chance_model_passes_the_gate_that_accuracy_at_half_failed():
+    """Both classes scored alike around 0.5 (AUC 0.5); int8 rounding lifts 30 reals at
+    0.499 onto 0.5, costing 3 accuracy points, the old gate's failure. Nothing is broken:
+    the ranking is the same and no confidently scored image exists to flip."""
+    labels = np.array([1] * 500 + [0] * 500)
+    reference = np.r_[np.linspace(0.45, 0.55, 500), np.linspace(0.45, 0.55, 500)]
+    reference[500:530] = 0.499
+    report = parity.report("test", labels, reference, {"int8": int8_round(reference)})
+    accuracy_drop = report["saved_model"]["accuracy"] - report["tflite"]["int8"]["accuracy"]
+    assert accuracy_drop > 0.01
+    verdict = parity.judge_int8(report, parity.Int8Gate())
+    assert verdict["passed"], verdict["failures"]
+    assert verdict["confident_examples"] == 0 and abs(verdict["auc_drop"]) < 0.01
+    parity.check_int8(verdict)
+
+
+def good_detector(examples, seed=0, noise=0.12):
+    rng = np.random.default_rng(seed)
+    labels = np.tile([1, 0], examples // 2)
+    reference = np.clip(np.where(labels == 1, 0.8, 0.2) + rng.normal(0, noise, examples),
+                        0.001, 0.999)
+    return labels, reference, rng
+
+
+def test_quantization_that_wrecks_the_ranking_fails_on_auc():
+    labels, reference, rng = good_detector(400)
+    scrambled = rng.permutation(reference)
+    report = parity.report("test", labels, reference, {"int8": scrambled})
+    verdict = parity.judge_int8(report, parity.Int8Gate())
+    assert not verdict["passed"] and verdict["auc_drop"] > 0.3
+    with pytest.raises(parity.ParityError, match=r"int8 AUC 0\.\d+ is 0\.\d+ below"):
+        parity.check_int8(verdict)
+
+
+def test_quantization_that_keeps_the_ranking_but_flips_confident_verdicts_fails():
+    """Halving every score keeps the AUC exactly and the accuracy near 0.5 of a coin: only
+    the confident-verdict check sees the fakes it turned real."""
+    labels, reference, _ = good_detector(400)
+    report = parity.report("test", labels, reference, {"int8": reference / 2})
+    verdict = parity.judge_int8(report, parity.Int8Gate())
+    assert verdict["auc_drop"] == 0.0
+    assert verdict["confident_verdict_flips"] > verdict["allowed_confident_flips"]
+    with pytest.raises(parity.ParityError, match=r"flips the verdict on \d+ of the \d+ images"):
+        parity.check_int8(verdict)
+
+
+def test_auc_tolerance_knows_the_split_size():
+    """The same 0.05 AUC loss of a fair detector (AUC about 0.85) is noise on 40 images
+    and a defect on 4000."""
+    for examples, passes in ((40, True), (4000, False)):
+        labels, reference, _ = good_detector(examples, seed=3, noise=0.35)
+        report = parity.report("test", labels, reference, {"int8": reference})
+        report["tflite"]["int8"]["auc"] = report["saved_model"]["auc"] - 0.05
+        assert parity.judge_int8(report, parity.Int8Gate())["passed"] is passes, examples
+
+
+def test_auc_standard_error_is_hanley_and_mcneils():
+    # Hanley & McNeil (1982), Table 2: AUC 0.9 on 50 + 50 images has a standard error 0.0321.
+    assert parity.auc_standard_error(0.9, 50, 50) == pytest.approx(0.0321, abs=5e-4)
+    assert parity.auc_standard_error(1.0, 50, 50) == 0.0
+
+
+@pytest.mark.parametrize("examples", [0, 1, 3, 10, 50, 300, 2000])
+@pytest.mark.parametrize("rate", [0.0, 0.01, 0.03])
+def test_allowed_flips_is_the_binomial_critical_count(examples, rate):
+    """Checked against the binomial tail summed with exact integer binomial coefficients."""
+    import math
+    from fractions import Fraction
+
+    def tail(k):  # P(X >= k)
+        r = Fraction(rate).limit_denominator(1000)
+        return sum(math.comb(examples, i) * r ** i * (1 - r) ** (examples - i)
+                   for i in range(k, examples + 1))
+
+    allowed = parity.allowed_flips(examples, rate)
+    assert 0 <= allowed <= examples
+    if allowed:
+        assert tail(allowed) >= parity.SIGNIFICANCE
+    if allowed < examples:
+        assert tail(allowed + 1) < parity.SIGNIFICANCE
+
+
+def test_parity_json_records_the_int8_gate(tiny_export):
+    report = json.loads((tiny_export / "parity.json").read_text())
+    gate = report["int8_gate"]
+    assert gate["passed"] is True and gate["failures"] == []
+    row = report["tflite"]["int8"]
+    assert gate["confident_verdict_flips"] == row["confident_verdict_flips"]
+    assert gate["confident_examples"] == row["confident_examples"] <= report["examples"]
+    assert gate["allowed_auc_drop"] >= gate["max_auc_drop"] == 0.01
+    assert report["fakes"] + report["reals"] == report["examples"] == 16
 
 
 def test_model_needing_non_builtin_ops_fails_export_naming_the_op():
