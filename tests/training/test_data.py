@@ -45,11 +45,50 @@ def test_training_reshuffles_and_reaugments_each_epoch(tiny_tfds):
     assert not np.array_equal(epoch1[0], epoch2[0])
 
 
+def stored_tensors(data_dir: str, split: str, size: int):
+    """The contract's tensor and label of each stored record, in TFDS's file order."""
+    import tensorflow_datasets as tfds
+    raw = data.builder(data_dir).as_dataset(split, shuffle_files=False,
+                                            decoders={"image": tfds.decode.SkipDecoding()})
+    pairs = [(data.preprocess_image(data.decode(ex["image"]), size).numpy(),
+              float(ex["label"])) for ex in raw]
+    return np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], np.float32)
+
+
 def test_eval_is_unaugmented_and_in_file_order(tiny_tfds):
-    cfg = config(augment=())
-    one = collect(data.build_dataset(str(tiny_tfds / "tfds"), "test", cfg, training=False))
-    two = collect(data.build_dataset(str(tiny_tfds / "tfds"), "test", cfg, training=False))
-    np.testing.assert_array_equal(one[0], two[0])
+    """Every augmentation asked for, yet evaluation gives each stored record's plain tensor
+    at its position in the files."""
+    data_dir = str(tiny_tfds / "tfds")
+    expected = stored_tensors(data_dir, "test", 32)
+    cfg = config(augment=data.AUGMENTATIONS, cache="none")
+    for _ in range(2):
+        images, labels = collect(data.build_dataset(data_dir, "test", cfg, training=False))
+        np.testing.assert_array_equal(images, expected[0])
+        np.testing.assert_array_equal(labels, expected[1])
+
+
+def sorted_rows(images):
+    return sorted(image.tobytes() for image in images)
+
+
+@pytest.mark.parametrize("name", ["flip", "crop", "jpeg"])
+def test_each_augmentation_changes_training_pixels(tiny_tfds, name):
+    """Same seed, same shuffle: without augmentation the training images are exactly the
+    stored tensors; with one augmentation some of them change, and only as it would."""
+    data_dir = str(tiny_tfds / "tfds")
+    plain = collect(data.build_dataset(data_dir, "train", config(augment=(), deterministic=True),
+                                       training=True))
+    assert sorted_rows(plain[0]) == sorted_rows(stored_tensors(data_dir, "train", 32)[0])
+    augmented = collect(data.build_dataset(
+        data_dir, "train", config(augment=(name,), deterministic=True), training=True))
+    np.testing.assert_array_equal(augmented[1], plain[1])
+    changed = [not np.array_equal(a, p) for a, p in zip(augmented[0], plain[0])]
+    assert sum(changed) >= len(changed) // 4, f"{name} changed {sum(changed)} images"
+    if name == "flip":
+        for a, p, c in zip(augmented[0], plain[0], changed):
+            assert not c or np.array_equal(a, p[:, ::-1])
+    if name == "jpeg":
+        assert not all(changed), "re-compression happens with probability 1/2"
 
 
 def test_file_cache_is_written(tiny_tfds, tmp_path):
