@@ -113,12 +113,8 @@ def test_edge_wheel_on_pi4_and_pi5_answers_like_x86(pi_venv, tiny_export, tiny_t
 @pytest.fixture(scope="module")
 def tiny_efficientnet_export(tiny_tfds, tmp_path_factory):
     """EfficientNet-Lite0 from ImageNet weights, one epoch at 32x32, exported."""
-    from conftest import run_module
-    from dfd import pretrained
-    try:
-        pretrained.checkpoint_path()
-    except pretrained.PretrainedError as e:
-        pytest.skip(str(e))
+    from conftest import require_pretrained_weights, run_module
+    require_pretrained_weights()
     base = tmp_path_factory.mktemp("tiny_effnet")
     run_module("dfd.train", f"--data_dir={tiny_tfds / 'tfds'}", f"--workdir={base / 'run'}",
                "--model=efficientnet_lite0", "--image_size=32", "--batch_size=8", "--epochs=1",

@@ -7,15 +7,14 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import require_pretrained_weights
 from dfd import models, pretrained, torch_checkpoint
 
 
 @pytest.fixture(scope="module")
 def state():
-    try:
-        return torch_checkpoint.read_state_dict(pretrained.checkpoint_path())
-    except pretrained.PretrainedError as e:
-        pytest.skip(str(e))
+    require_pretrained_weights()
+    return torch_checkpoint.read_state_dict(pretrained.checkpoint_path())
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +145,19 @@ def test_reader_refuses_a_pickle_that_would_run_code(tmp_path):
 def test_imagenet_init_is_refused_for_models_without_weights():
     with pytest.raises(pretrained.PretrainedError, match="no ImageNet weights for dfdnet"):
         pretrained.load_imagenet(models.build("dfdnet", 64))
+
+
+def test_a_broken_weights_install_fails_instead_of_skipping(monkeypatch, tmp_path):
+    """The package found but its checkpoint missing: the tests above must fail, not skip."""
+    import importlib.machinery
+    import importlib.util
+
+    fake = importlib.machinery.ModuleSpec(pretrained.PACKAGE, None,
+                                          origin=str(tmp_path / "__init__.py"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: fake if name == pretrained.PACKAGE
+                        else real_find_spec(name, *a))
+    require_pretrained_weights()  # does not skip
+    with pytest.raises(pretrained.PretrainedError, match="is installed but .* is missing"):
+        pretrained.checkpoint_path()

@@ -190,11 +190,9 @@ def test_pretrained_model_trains_head_first_with_the_backbone_frozen(tiny_tfds, 
     import keras
     import numpy as np
 
-    from dfd import models, pretrained
-    try:
-        pretrained.checkpoint_path()
-    except pretrained.PretrainedError as e:
-        pytest.skip(str(e))
+    from conftest import require_pretrained_weights
+    from dfd import models
+    require_pretrained_weights()
     cache = tmp_path / "cache"
     env = {**ENV, "DFD_CACHE_DIR": str(cache)}
     workdir = tmp_path / "run"
