@@ -12,7 +12,7 @@ import os
 
 import dfd
 from dfd import spec
-from dfd.checksums import sha256_file
+from dfd.checksums import sha256_file, sha256_tree
 
 
 def tree_size(path: str) -> int:
@@ -27,8 +27,9 @@ def artifact_entry(path: str, precision: str, kind: str) -> dict:
     if os.path.isfile(path):
         entry["sha256"] = sha256_file(path)
     else:
-        entry["sha256"] = sha256_file(os.path.join(path, "saved_model.pb"))
-        entry["sha256_of"] = "saved_model.pb"
+        entry["sha256"] = sha256_tree(path)
+        entry["sha256_of"] = ("every file: sha256 of sha256sum's lines for the files, paths "
+                              "relative and sorted bytewise (dfd.checksums.sha256_tree)")
     return entry
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY_IMAGE_SIZE, encode, textured_rgb
-from dfd import checksums, spec
+from conftest import TINY_IMAGE_SIZE, encode, run_module, textured_rgb
+from dfd import checksums, models, spec
 from dfd.lite.detector import Detector
 from export import model_card, parity, saved_model, tflite
 
@@ -38,6 +38,33 @@ def test_model_card_describes_and_checksums_every_artifact(tiny_export):
         assert entry["sha256"] == checksums.sha256_file(str(path))
         assert entry["bytes"] == path.stat().st_size
     assert info["dfd_version"]
+    assert info["artifacts"]["saved_model"]["sha256"] == shell_tree_digest(
+        tiny_export / "saved_model")
+
+
+def shell_tree_digest(folder):
+    """The SavedModel digest as model.json's sha256_of tells a person to compute it."""
+    script = ("cd \"$1\" && find . -type f -printf '%P\\n' | LC_ALL=C sort "
+              "| xargs sha256sum | sha256sum")
+    out = subprocess.run(["bash", "-c", script, "_", str(folder)], capture_output=True,
+                         text=True, timeout=60, check=True)
+    return out.stdout.split()[0]
+
+
+def test_folder_digest_covers_every_file_and_path(tmp_path):
+    (tmp_path / "variables").mkdir()
+    (tmp_path / "saved_model.pb").write_bytes(b"graph")
+    (tmp_path / "variables" / "variables.data-00000-of-00001").write_bytes(b"weights")
+    first = checksums.sha256_tree(str(tmp_path))
+    assert first == shell_tree_digest(tmp_path)
+    (tmp_path / "variables" / "variables.data-00000-of-00001").write_bytes(b"weightz")
+    second = checksums.sha256_tree(str(tmp_path))
+    (tmp_path / "variables" / "variables.data-00000-of-00001").rename(tmp_path / "variables" / "v")
+    third = checksums.sha256_tree(str(tmp_path))
+    (tmp_path / "fingerprint.pb").write_bytes(b"")
+    fourth = checksums.sha256_tree(str(tmp_path))
+    assert len({first, second, third, fourth}) == 4
+    assert fourth == shell_tree_digest(tmp_path)
 
 
 def test_int8_file_takes_uint8_pixels_unchanged_and_returns_uint8(tiny_export):
@@ -107,6 +134,23 @@ def test_near_chance_model_passes_the_gate_that_accuracy_at_half_failed():
     assert verdict["passed"], verdict["failures"]
     assert verdict["confident_examples"] == 0 and abs(verdict["auc_drop"]) < 0.01
     parity.check_int8(verdict)
+
+
+def test_untrained_model_exports_through_the_default_gate(tiny_tfds, tmp_path):
+    """An untrained dfdnet is a near-chance model: the default int8 gate lets it export."""
+    run = tmp_path / "run"
+    run.mkdir()
+    keras.utils.set_random_seed(0)
+    models.build("dfdnet", TINY_IMAGE_SIZE).save(run / "best.keras")
+    (run / "config.json").write_text(json.dumps({
+        "data_dir": str(tiny_tfds / "tfds"), "dataset": "deepfake_real_images",
+        "model": "dfdnet", "image_size": TINY_IMAGE_SIZE, "batch_size": 8,
+        "train_split": "train", "eval_split": "validation"}))
+    run_module("export", f"--workdir={run}", f"--out={tmp_path / 'export'}",
+               "--calibration_examples=24")
+    report = json.loads((tmp_path / "export" / "parity.json").read_text())
+    assert 0.2 < report["saved_model"]["auc"] < 0.8, "not a near-chance model"
+    assert report["int8_gate"]["passed"] is True
 
 
 def good_detector(examples, seed=0, noise=0.12):
