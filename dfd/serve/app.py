@@ -54,7 +54,8 @@ def wants_json() -> bool:
 def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES):
     app = flask.Flask(__name__)
     app.request_class = InMemoryRequest
-    app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes)
+    app.json.sort_keys = False  # answers keep the order they are built in
     model = detector.description
     limit_mb = max_upload_bytes / (1024 * 1024)
 

@@ -147,3 +147,10 @@ def test_one_detector_serves_many_threads_with_identical_answers(client):
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, range(160)))
     assert answers == [expected[i % 4] for i in range(160)]
+
+
+def test_api_answer_keeps_its_field_order(client, no_disk):
+    """p_fake first, as built: Flask would sort the keys unless app.json says not to."""
+    response = post_file(client, jpeg_bytes(40, 40))
+    keys = re.findall(r'"(\w+)":', response.get_data(as_text=True))
+    assert keys[:4] == ["p_fake", "verdict", "threshold", "ms"] and "model" in keys
