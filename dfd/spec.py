@@ -4,7 +4,7 @@ A detector that sees differently resized pixels at inference than in training lo
 the faint high-frequency traces it learned, so there is one definition here and two
 implementations of it: TensorFlow ops in `dfd.data` (used by training and the SavedModel)
 and numpy in `dfd.lite.preprocess` (used on the device). `tests/lite/test_preprocess_parity.py`
-proves that both give the same tensor for the same JPEG.
+checks that both give the same tensor, bit for bit, on every JPEG and PNG it tries.
 
 The contract, in order:
   1. Decode to 8-bit RGB (grayscale is replicated, alpha is dropped). JPEG uses the
