@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_IMAGE_SIZE, encode, run_module, textured_rgb
-from dfd import checksums, models, spec
+from dfd import checksums, metrics, models, spec
 from dfd.lite.detector import Detector
 from export import model_card, parity, saved_model, tflite
 
@@ -151,6 +151,57 @@ def test_untrained_model_exports_through_the_default_gate(tiny_tfds, tmp_path):
     report = json.loads((tmp_path / "export" / "parity.json").read_text())
     assert 0.2 < report["saved_model"]["auc"] < 0.8, "not a near-chance model"
     assert report["int8_gate"]["passed"] is True
+
+
+def texture_detector(size=16):
+    """A hand-set detector that calls a textured image fake: a Laplacian high-pass (both
+    signs), its mean energy, and a sigmoid centred on the median energy of `images`."""
+    inputs = keras.Input((size, size, 3))
+    laplacian = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32) / 255.0
+    kernel = np.zeros((3, 3, 3, 2), np.float32)
+    kernel[:, :, :, 0], kernel[:, :, :, 1] = laplacian[..., None], -laplacian[..., None]
+    energy = keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(2, 3, use_bias=False, activation="relu", name="high_pass")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="head")(energy))
+    model.get_layer("high_pass").set_weights([kernel])
+    return model, keras.Model(inputs, energy)
+
+
+def texture_images(examples, rng, size=16):
+    """Flat colours plus noise: strong noise = fake (label 1), faint noise = real."""
+    labels = np.tile([1, 0], examples // 2)
+    amplitude = np.where(labels == 1, rng.uniform(12, 40, examples), rng.uniform(0, 10, examples))
+    noise = amplitude[:, None, None, None] * rng.standard_normal((examples, size, size, 3))
+    base = rng.integers(60, 200, (examples, 1, 1, 3))
+    return np.clip(base + noise, 0, 255).round().astype(np.uint8), labels
+
+
+def test_int8_calibrated_on_blank_images_fails_the_gate(tmp_path):
+    """A real broken quantization: calibrated on blank images, the int8 file never sees the
+    high-pass energy it must rank by. Calibrated on real images, the same model passes."""
+    rng = np.random.default_rng(0)
+    model, energy = texture_detector()
+    calibration, _ = texture_images(64, rng)
+    images, labels = texture_images(200, rng)
+    median = np.median(energy(images.astype(np.float32)).numpy().sum(axis=1))
+    model.get_layer("head").set_weights([np.full((2, 1), 20 / median, np.float32),
+                                         np.array([-20.0], np.float32)])
+    reference = model(images.astype(np.float32)).numpy().reshape(-1).astype(np.float64)
+    assert metrics.roc_auc(labels, reference) > 0.99
+    verdicts = {}
+    for name, calibrate in (("real", lambda: iter(calibration)),
+                            ("blank", lambda: iter(np.zeros_like(calibration)))):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(tflite.convert(model, 16, "int8", calibrate))
+        detector = Detector(str(path))
+        int8 = np.array([detector.p_fake_pixels(image) for image in images], np.float64)
+        report = parity.report("test", labels, reference, {"int8": int8})
+        verdicts[name] = parity.judge_int8(report, parity.Int8Gate())
+    assert verdicts["real"]["passed"], verdicts["real"]["failures"]
+    assert not verdicts["blank"]["passed"]
+    assert verdicts["blank"]["auc_drop"] > 0.3
+    blank = verdicts["blank"]
+    assert blank["confident_verdict_flips"] > blank["allowed_confident_flips"]
 
 
 def good_detector(examples, seed=0, noise=0.12):
