@@ -1,6 +1,7 @@
 """`dfd-lite classify` as a device user runs it: JSON lines, bad files isolated, exit codes."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def mixed_folder(tmp_path, tiny_test_images):
 
 
 def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, mixed_folder):
-    code, lines, _ = classify(tiny_export / "model_int8.tflite", mixed_folder)
+    code, lines, err = classify(tiny_export / "model_int8.tflite", mixed_folder)
     assert code == 1, "some files failed, so the exit status must say so"
     by_name = {line["file"].split("/photos/")[1]: line for line in lines}
     assert "notes.txt" not in by_name
@@ -49,6 +50,22 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
     assert "empty" in by_name["e_empty.png"]["error"]
     assert "decompression bomb" in by_name["f_bomb.jpg"]["error"]
     assert list(by_name) == sorted(by_name), "folders are walked in a stable order"
+    fakes = sum(line["verdict"] == "fake" for line in good)
+    assert err.splitlines()[-1] == (
+        f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 4 failed; "
+        f"model_int8.tflite (builtin kernels)")
+
+
+def test_summary_scores_verdicts_against_fake_and_real_folders(tiny_export, tiny_test_images):
+    code, lines, err = classify(tiny_export / "model_float32.tflite", tiny_test_images)
+    assert code == 0 and len(lines) == 16
+    right = sum(line["verdict"] == os.path.basename(os.path.dirname(line["file"])).lower()
+                for line in lines)
+    fakes = sum(line["verdict"] == "fake" for line in lines)
+    assert err.splitlines()[-1] == (
+        f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 0 failed; "
+        f"model_float32.tflite (xnnpack kernels); against Fake/Real folder names: "
+        f"accuracy {right / 16:.4f} on 16")
 
 
 def test_all_good_exits_zero_and_a_missing_file_is_named(tiny_export, tiny_test_images):
