@@ -59,7 +59,7 @@ def export_run(workdir: str) -> str:
     out = os.path.join(workdir, "export")
     if not os.path.exists(os.path.join(out, "robustness.json")):
         command = [sys.executable, "-m", "export", f"--workdir={workdir}", f"--out={out}",
-                   "--robustness=full", "--int8_max_accuracy_drop=1"]
+                   "--robustness=full", "--int8_max_auc_drop=1", "--int8_max_flip_rate=1"]
         with open(workdir + ".export.log", "w") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT,
                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -84,7 +84,7 @@ def test_gpu_flagfile_trains_resumes_evaluates_and_exports_on_two_logical_device
     export = tmp_path / "export"
     exported = subprocess.run([sys.executable, "-m", "export", f"--workdir={workdir}",
                                f"--out={export}", "--calibration_examples=16",
-                               "--int8_max_accuracy_drop=1"], env=TF_ENV,
+                               "--int8_max_auc_drop=1", "--int8_max_flip_rate=1"], env=TF_ENV,
                               capture_output=True, text=True, timeout=600)
     assert exported.returncode == 0, exported.stderr[-4000:]
     parity = json.loads((export / "parity.json").read_text())
