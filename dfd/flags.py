@@ -37,7 +37,7 @@ flags.DEFINE_enum("init", None, ["imagenet", "scratch"],
 flags.DEFINE_integer("freeze_epochs", 2,
                      "Pretrained models: epochs that train only the head, with the backbone "
                      "and its BatchNorm statistics frozen (inference mode), before fine-tuning.")
-flags.DEFINE_float("finetune_learning_rate_factor", 0.1,
+flags.DEFINE_float("finetune_learning_rate_factor", 0.3,
                    "Pretrained models: after the frozen epochs, every layer trains at "
                    "--learning_rate times this.")
 
