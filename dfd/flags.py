@@ -181,8 +181,11 @@ flags.register_multi_flags_validator(
     lambda v: resolved_init(v["model"], v["init"]) == "scratch" or v["model"] in PRETRAINED_MODELS,
     f"--init=imagenet needs a model with ImageNet weights: {', '.join(PRETRAINED_MODELS)}.")
 flags.register_multi_flags_validator(
-    ["freeze_epochs", "epochs"], lambda v: v["freeze_epochs"] < v["epochs"],
-    "--freeze_epochs must be smaller than --epochs (fine-tuning needs at least one epoch).")
+    ["freeze_epochs", "epochs", "model", "init"],
+    lambda v: (resolved_init(v["model"], v["init"]) == "scratch"
+               or v["freeze_epochs"] < v["epochs"]),
+    "--freeze_epochs must be smaller than --epochs (fine-tuning needs at least one epoch; "
+    "models trained from scratch have no frozen phase).")
 flags.register_validator(
     "data_dir", lambda v: v is None or os.path.isdir(v),
     "--data_dir must be an existing folder (build it with `tfds build`).")
