@@ -6,7 +6,9 @@ Writes, into --out:
   model_float16.tflite  float16 weights
   model_int8.tflite     full integer, uint8 in and out, calibrated on train-split images
   model.json            labels, preprocessing contract, thresholds, training data and metrics,
-                        sha256 and size of every artifact, dfd version
+                        sha256 and size of every artifact, dfd version, golden outputs
+  golden_inputs.npy     the golden vectors' inputs: a device checks its kernels against
+                        model.json's golden outputs at start-up (dfd.lite.kernels)
   parity.json           SavedModel vs each .tflite on --parity_split, and the int8 gate's
                         figures (also printed)
   robustness.json/.png  the robustness suite (--robustness) on --parity_split for the
@@ -27,12 +29,15 @@ from absl import app, flags, logging
 
 from dfd import data, evaluate, spec
 from dfd.lite.detector import Detector
-from export import model_card, parity, saved_model, tflite
+from dfd.lite.kernels import GOLDEN
+from export import golden, model_card, parity, saved_model, tflite
 
 SAVED_MODEL = "saved_model"
 PARITY = "parity.json"
 BYTES_CHECK_EXAMPLES = 16
 """Encoded test images also sent through the bytes signature, to prove both signatures agree."""
+GOLDEN_REAL_IMAGES = 2
+"""Images taken from each of the calibration and the parity split into the golden vectors."""
 
 
 def tflite_name(precision: str) -> str:
@@ -53,6 +58,15 @@ def calibration_images(config: dict, count: int):
             for image in batch.numpy():
                 yield image
     return lambda: itertools.islice(images(), count)
+
+
+def first_images(config: dict, split: str, count: int) -> list[tuple[str, np.ndarray]]:
+    """(source, pixels) of the split's first `count` images, in the pipeline's order."""
+    found = []
+    for batch, _ in pixel_batches(config, split, batch_size=count):
+        found += [(f"{split} split image {i}", image) for i, image in enumerate(batch.numpy())]
+        break
+    return found[:count]
 
 
 def measure_parity(config: dict, out: str, split: str, confident_margin: float = 0.25) -> dict:
@@ -172,6 +186,10 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
             f.write(flatbuffer)
         artifacts[tflite_name(precision)] = model_card.artifact_entry(path, precision, "tflite")
     card = model_card.build(config, report, artifacts)
+    card[GOLDEN] = golden.record(
+        out, [os.path.join(out, tflite_name(p)) for p in tflite.PRECISIONS], size,
+        first_images(config, config.get("train_split", "train"), GOLDEN_REAL_IMAGES)
+        + first_images(config, parity_split, GOLDEN_REAL_IMAGES))
     card["calibration"] = {"split": config.get("train_split", "train"),
                            "examples": calibration_examples}
     model_card.write(os.path.join(out, spec.MODEL_CARD), card)

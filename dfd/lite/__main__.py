@@ -1,7 +1,9 @@
 """Classify images on a device: `python -m dfd.lite classify MODEL.tflite PATH...` (`dfd-lite`).
 
 Prints one JSON line per image, `{"file", "p_fake", "verdict", "threshold", "ms"}`, or
-`{"file", "error"}` for a file that cannot be classified; the others go on regardless. Exit
+`{"file", "error"}` for a file that cannot be classified; the others go on regardless. On
+stderr, first which kernels run and why (`--kernels=auto` checks XNNPACK against the
+bundle's golden vectors), last a summary. Exit
 status: 0 all classified, 1 some image failed, 2 the model or the command line is unusable.
 Plain argparse, not absl: the device installs numpy, pillow and the interpreter, nothing else.
 """
@@ -54,14 +56,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     classify.add_argument("model", help="an exported .tflite file (model.json beside it)")
     classify.add_argument("paths", nargs="+", help="image files and folders of images")
     classify.add_argument("--threads", type=int, default=None,
-                          help="interpreter threads (default: the interpreter's choice)")
+                          help="interpreter threads (default: the cores this process may "
+                               "use)")
     classify.add_argument("--threshold", default=None,
                           help='P(fake) at or above which the verdict is fake: a number or a '
                                'model.json threshold name such as "eer_validation" '
                                '(default: the card\'s default, else 0.5)')
     classify.add_argument("--kernels", choices=KERNELS, default="auto",
-                          help="CPU kernels: auto = XNNPACK for float models, TFLite's builtin "
-                               "kernels for int8 ones (see dfd/lite/interpreter.py for why)")
+                          help="CPU kernels: auto = XNNPACK if it reproduces the bundle's "
+                               "golden vectors on this device, else TFLite's builtin kernels "
+                               "(the reason is printed); xnnpack or builtin force one")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-lite: {e}", file=sys.stderr)
         return 2
+    print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
+          f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
     results = []
     for path in expand(args.paths):
         results.append(classify_one(detector, path))

@@ -17,8 +17,9 @@ import time
 import numpy as np
 
 from dfd import spec
-from dfd.lite import imageio, preprocess
-from dfd.lite.interpreter import NoInterpreterError, load_interpreter
+from dfd.lite import imageio, preprocess, tensors
+from dfd.lite.interpreter import KERNELS, NoInterpreterError, default_threads
+from dfd.lite.kernels import open_interpreter
 
 
 class ModelError(RuntimeError):
@@ -70,13 +71,11 @@ def resolve_threshold(card: dict, threshold: float | str | None) -> float:
     return threshold
 
 
-def takes_integers(interpreter) -> bool:
-    """True for a full-integer model (its input is uint8 or int8)."""
-    return np.dtype(interpreter.get_input_details()[0]["dtype"]).kind in "iu"
-
-
 class Detector:
-    """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict."""
+    """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict.
+
+    threads: interpreter threads, by default the cores this process may use. kernels: see
+    `dfd.lite.kernels`; `self.kernel_choice` says which ran and why."""
 
     def __init__(self, model_path: str, threads: int | None = None,
                  threshold: float | str | None = None, kernels: str = "auto"):
@@ -84,9 +83,12 @@ class Detector:
             raise ModelError(f"model file {model_path} does not exist")
         self.path = model_path
         self.card = read_model_card(model_path)
+        self.threads = threads or default_threads()
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
         try:
-            self._interpreter, self.interpreter_package, self.kernels = load_interpreter(
-                model_path, threads, kernels, takes_integers)
+            self._interpreter, self.interpreter_package, self.kernel_choice = open_interpreter(
+                model_path, self.threads, kernels, self.card)
         except NoInterpreterError:
             raise  # a missing package, not a bad model file: its own message says what to do
         except (ValueError, RuntimeError) as e:
@@ -105,6 +107,11 @@ class Detector:
         self._lock = threading.Lock()
 
     @property
+    def kernels(self) -> str:
+        """"xnnpack" or "builtin": the kernels that answer."""
+        return self.kernel_choice.kernels
+
+    @property
     def description(self) -> dict:
         """Which model answers: for logs, the web page and the API."""
         name = os.path.basename(self.path)
@@ -113,25 +120,8 @@ class Detector:
                 "precision": artifact.get("precision", str(np.dtype(self._input["dtype"]))),
                 "sha256": artifact.get("sha256"), "image_size": self.image_size,
                 "dfd_version": self.card.get("dfd_version"),
-                "interpreter": self.interpreter_package, "kernels": self.kernels}
-
-    def _quantize_input(self, pixels: np.ndarray) -> np.ndarray:
-        dtype = np.dtype(self._input["dtype"])
-        if dtype.kind == "f":
-            return pixels.astype(dtype)[None]
-        scale, zero_point = self._input["quantization"]
-        if scale == 1.0 and zero_point == 0 and dtype == np.uint8:
-            return pixels[None]
-        info = np.iinfo(dtype)
-        q = np.round(pixels.astype(np.float32) / np.float32(scale)) + zero_point
-        return np.clip(q, info.min, info.max).astype(dtype)[None]
-
-    def _dequantize_output(self, raw: np.ndarray) -> float:
-        value = raw.reshape(-1)[0]
-        if np.dtype(self._output["dtype"]).kind == "f":
-            return float(value)
-        scale, zero_point = self._output["quantization"]
-        return float((int(value) - zero_point) * scale)
+                "interpreter": self.interpreter_package, "threads": self.threads,
+                "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict()}
 
     def p_fake_pixels(self, pixels: np.ndarray) -> float:
         """P(fake) for one (S, S, 3) uint8 image already preprocessed by `dfd.spec`."""
@@ -139,12 +129,12 @@ class Detector:
             raise ValueError(f"expected uint8 pixels of shape "
                              f"{(self.image_size, self.image_size, 3)}, got "
                              f"{pixels.dtype} {pixels.shape}")
-        batch = self._quantize_input(pixels)
+        batch = tensors.input_batch(pixels, self._input)
         with self._lock:
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
             raw = self._interpreter.get_tensor(self._output["index"])
-        return self._dequantize_output(raw)
+        return float(tensors.dequantize(raw.reshape(-1)[:1], self._output)[0])
 
     def pixels(self, data: bytes) -> np.ndarray:
         """Encoded image bytes to the model's uint8 input; ImageError if not an image."""

@@ -9,6 +9,7 @@ sentence saying what to install instead of an ImportError from deep inside.
 from __future__ import annotations
 
 import importlib
+import os
 
 CANDIDATES = (
     ("ai_edge_litert.interpreter", "ai_edge_litert"),
@@ -19,17 +20,19 @@ CANDIDATES = (
 
 
 KERNELS = ("auto", "xnnpack", "builtin")
-"""Which CPU kernels run a model.
+"""Which CPU kernels run a model, as a user chooses them.
 
-xnnpack: the interpreter's default XNNPACK delegate. builtin: TFLite's own kernels, no
-delegate. auto: XNNPACK for float models, builtin kernels for integer (int8) models.
-
-Why auto does that: on the emulated Raspberry Pi (qemu-user, Cortex-A72 and A76),
-XNNPACK's int8 convolutions return answers unrelated to x86's (three in four outputs
-differ, a fake scored 0.0 instead of 0.98), while TFLite's builtin int8 kernels agree with
-x86 to the bit. Whether real Pi silicon is affected cannot be told from emulation; until a
-real Pi says otherwise, the int8 answer a user gets is the one that can be proven.
+xnnpack: the interpreter's default XNNPACK delegate, for every precision (about 3x faster
+than builtin for int8 on this project's models, BUILD_NOTES.md). builtin: TFLite's own
+optimized kernels, no delegate. auto: XNNPACK when it reproduces the bundle's golden vectors
+on this device, else builtin (`dfd.lite.kernels`).
 """
+
+RESOLVERS = {"xnnpack": None, "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+             "reference": "BUILTIN_REF"}
+"""Kernels an interpreter can be opened with -> its OpResolverType (None: the default, with
+XNNPACK). reference: TFLite's reference kernels, slow and plain: the export computes golden
+outputs with them, so "right" is defined independently of any optimized kernel."""
 
 
 class NoInterpreterError(RuntimeError):
@@ -42,23 +45,28 @@ def _op_resolver_types(module):
         getattr(module, "experimental", None), "OpResolverType", None)
 
 
-def load_interpreter(model_path: str, threads: int | None, kernels: str, integer_model):
-    """(allocated interpreter, package name, kernels used).
+def default_threads() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the
+    machine's core count: more interpreter threads than cores only queue)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
-    `integer_model(interpreter)` decides what auto picks."""
-    if kernels not in KERNELS:
-        raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
+
+def load_interpreter(model_path: str, threads: int | None, kernels: str):
+    """(allocated interpreter, package name) running `kernels` (a key of RESOLVERS)."""
+    if kernels not in RESOLVERS:
+        raise ValueError(f"kernels must be one of {tuple(RESOLVERS)}, not {kernels!r}")
     Interpreter, package, module = _find()
-    if kernels == "auto":  # the input's type is known before any tensor is allocated
-        probe = Interpreter(model_path=model_path, num_threads=threads)
-        kernels = "builtin" if integer_model(probe) else "xnnpack"
     options = {}
-    if kernels == "builtin":
-        options["experimental_op_resolver_type"] = _op_resolver_types(
-            module).BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    interpreter = Interpreter(model_path=model_path, num_threads=threads, **options)
+    if RESOLVERS[kernels] is not None:
+        options["experimental_op_resolver_type"] = getattr(_op_resolver_types(module),
+                                                           RESOLVERS[kernels])
+    interpreter = Interpreter(model_path=model_path,
+                              num_threads=threads if threads else default_threads(), **options)
     interpreter.allocate_tensors()
-    return interpreter, package, kernels
+    return interpreter, package
 
 
 def interpreter_class():

@@ -23,10 +23,13 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--threads", type=int, default=4, help="request threads")
     parser.add_argument("--model_threads", type=int, default=None,
-                        help="interpreter threads per inference")
+                        help="interpreter threads per inference (default: the cores this "
+                             "process may use)")
     parser.add_argument("--threshold", default=None,
                         help="number or model.json threshold name (default: the card's)")
-    parser.add_argument("--kernels", choices=KERNELS, default="auto")
+    parser.add_argument("--kernels", choices=KERNELS, default="auto",
+                        help="auto: XNNPACK if it reproduces the bundle's golden vectors, else "
+                             "builtin (the reason is in /healthz and the page footer)")
     parser.add_argument("--max_upload_mb", type=float,
                         default=DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
                         help="larger uploads get 413")
@@ -52,8 +55,8 @@ def main(argv=None) -> int:
         print(f"dfd-serve: {e}", file=sys.stderr)
         return 2
     app = create_app(detector, int(args.max_upload_mb * 1024 * 1024))
-    print(f"dfd-serve: {detector.description['file']} on http://{args.host}:{args.port}/",
-          flush=True)
+    print(f"dfd-serve: {detector.description['file']} on http://{args.host}:{args.port}/, "
+          f"{detector.kernels} kernels: {detector.kernel_choice.reason}", flush=True)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
                    ident="dfd-serve")
     return 0

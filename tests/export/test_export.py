@@ -12,7 +12,9 @@ import tensorflow as tf
 
 from conftest import TINY_IMAGE_SIZE, encode, run_module, textured_rgb
 from dfd import checksums, metrics, models, spec
+from dfd.lite import tensors
 from dfd.lite.detector import Detector
+from dfd.lite.interpreter import load_interpreter
 from export import model_card, parity, saved_model, tflite
 
 pytestmark = pytest.mark.slow
@@ -72,6 +74,42 @@ def test_int8_file_takes_uint8_pixels_unchanged_and_returns_uint8(tiny_export):
     assert detector._input["dtype"] == np.uint8 and detector._output["dtype"] == np.uint8
     scale, zero_point = detector._input["quantization"]
     assert (scale, zero_point) == (1.0, 0), "int8 input must be the spec's pixels as they are"
+
+
+def test_golden_vectors_are_the_reference_kernels_answers_on_fixed_inputs(tiny_export):
+    """What a device checks its kernels against: fixed pixels, TFLite's reference answers."""
+    info = card(tiny_export)["golden"]
+    path = tiny_export / info["inputs"]["file"]
+    assert info["inputs"]["sha256"] == checksums.sha256_file(str(path))
+    pixels = np.load(path, allow_pickle=False)
+    assert pixels.shape == (6, TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, 3) and pixels.dtype == np.uint8
+    sources = info["inputs"]["sources"]
+    assert [s.split(":")[0].split(" split")[0] for s in sources] == \
+        ["synthetic", "synthetic", "train", "train", "test", "test"]
+    assert len({image.tobytes() for image in pixels}) == 6, "six different images"
+    assert set(info["outputs"]) == set(TFLITE_FILES)
+    for name in TFLITE_FILES:
+        entry = info["outputs"][name]
+        reference, _ = load_interpreter(str(tiny_export / name), 1, "reference")
+        expected = np.stack([tensors.run(reference, image) for image in pixels])
+        np.testing.assert_array_equal(np.array(entry["values"]), expected)
+        if name == "model_int8.tflite":
+            assert entry["unit"] == "quantization steps" and entry["tolerance"] == 1
+            assert all(isinstance(v, int) for row in entry["values"] for v in row)
+        else:
+            assert entry["unit"] == "absolute" and entry["tolerance"] == 1e-4
+
+
+def test_golden_inputs_are_recorded_again_identically(tiny_export, tmp_path):
+    """Deterministic: the synthetic images do not depend on the run or the machine."""
+    from export import golden
+    first = golden.synthetic_images(TINY_IMAGE_SIZE)
+    second = golden.synthetic_images(TINY_IMAGE_SIZE)
+    assert [s for s, _ in first] == [s for s, _ in second]
+    for (_, a), (_, b) in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    stored = np.load(tiny_export / "golden_inputs.npy")
+    np.testing.assert_array_equal(stored[:2], np.stack([image for _, image in first]))
 
 
 def test_tflite_files_use_only_builtin_ops(tiny_export):

@@ -2,8 +2,10 @@
 
 import concurrent.futures
 import io
+import json
 import os
 import re
+import shutil
 import tempfile
 
 import pytest
@@ -125,6 +127,24 @@ def test_health_and_page_name_the_model(client):
     assert health["status"] == "ok" and health["model"]["file"] == "model_int8.tflite"
     page = client.get("/").get_data(as_text=True)
     assert "dfdnet" in page and 'type="file"' in page and "multiple" in page
+
+
+def test_health_and_page_footer_say_which_kernels_run_and_why(client, tiny_export, tmp_path):
+    check = client.get("/healthz").get_json()["model"]["kernel_check"]
+    assert check["kernels"] == "xnnpack" and "reproduced all 6 golden vectors" in check["reason"]
+    footer = re.search(r'<footer id="kernels"[^>]*>(.*?)</footer>',
+                       client.get("/").get_data(as_text=True), re.S).group(1)
+    assert "xnnpack kernels" in footer and "reproduced all 6 golden vectors" in footer
+    for name in ("model_int8.tflite", "model.json", "golden_inputs.npy"):
+        shutil.copy(tiny_export / name, tmp_path / name)
+    card = json.loads((tmp_path / "model.json").read_text())
+    card["golden"]["outputs"]["model_int8.tflite"]["values"][1][0] += 9
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    fallback = create_app(Detector(str(tmp_path / "model_int8.tflite"))).test_client()
+    check = fallback.get("/healthz").get_json()["model"]["kernel_check"]
+    assert check["kernels"] == "builtin" and "failed the golden check" in check["reason"]
+    page = fallback.get("/").get_data(as_text=True)
+    assert 'data-kernels="builtin"' in page and "golden input 1" in page
 
 
 def test_page_form_without_javascript_lists_each_result(client, no_disk):
