@@ -200,6 +200,10 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
         json.dump(result, f, indent=2, sort_keys=True)
     for line in parity.summary_lines(result):
         print(line)
+    for name, entry in card[GOLDEN]["outputs"].items():
+        print(f"golden vectors for {name}: XNNPACK here differs from the reference kernels by "
+              f"{entry['xnnpack_at_export_max_difference']:.3g}; a device allows "
+              f"{entry['tolerance']:g} ({entry['unit']})")
     if robustness_suite != "none":
         device_robustness(config, out, parity_split, robustness_suite)
     parity.check_int8(result["int8_gate"])
