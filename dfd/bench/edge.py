@@ -6,10 +6,12 @@
 --export is the default model's export folder; each --compare is another model exported
 the same way (the seed CNN, EfficientNet-Lite0). For every .tflite: milliseconds per image
 (median and p95 over --repeats calls on one preprocessed image, after a warm-up) at 1 and
-2 threads, with the runtime's default kernels and, for int8, XNNPACK too; the SavedModel in
+2 threads, with the runtime's default kernels (`auto`: XNNPACK if the golden check passes,
+the row says which ran and why) and, for int8, the builtin kernels too; the SavedModel in
 TensorFlow the same way (a subprocess per thread count: TensorFlow fixes its thread pools at
-start-up). Cold start: process start to first printed verdict, `dfd-lite classify` against
-a script loading the SavedModel. --venvs builds the wheel and measures fresh venvs holding
+start-up). Cold start: process start to first printed verdict, `dfd-lite classify` (int8
+with the golden check and with --kernels=xnnpack, which skips it) against a script loading
+the SavedModel; the check's own milliseconds are in each auto row (check_ms). --venvs builds the wheel and measures fresh venvs holding
 only dfd[edge] and only dfd[train]. --parity NAME=DIR tables accuracy and AUC of each
 artifact from an export's parity.json. Run it alone on the machine.
 """
@@ -73,7 +75,9 @@ def time_tflite(path: str, pixels: np.ndarray, threads: int, kernels: str, repea
         start = time.perf_counter()
         detector.p_fake_pixels(pixels)
         times.append((time.perf_counter() - start) * 1000)
-    return {**summarize(times), "kernels": detector.kernels}
+    choice = detector.kernel_choice
+    return {**summarize(times), "asked": kernels, "kernels": choice.kernels,
+            "reason": choice.reason, "check_ms": choice.as_dict()["check_ms"]}
 
 
 def time_saved_model(path: str, size: int, threads: int, repeats: int) -> dict:
@@ -128,7 +132,7 @@ def model_rows(name: str, folder: str, pixels_for, repeats: int) -> list[dict]:
     for artifact, entry in card["artifacts"].items():
         for threads in (1, 2):
             if entry["kind"] == "tflite":
-                variants = ["auto", "xnnpack"] if entry["precision"] == "int8" else ["auto"]
+                variants = ["auto", "builtin"] if entry["precision"] == "int8" else ["auto"]
                 for kernels in variants:
                     timing = time_tflite(os.path.join(folder, artifact), pixels_for(size),
                                          threads, kernels, repeats)
@@ -185,8 +189,11 @@ def main(argv=None) -> int:
     results = {"latency": [], "cold_start_s": {}, "parity": []}
     for name, folder in [("default", args.export), *named(args.compare)]:
         results["latency"] += model_rows(name, folder, pixels_for, args.repeats)
-    results["cold_start_s"]["dfd-lite int8"] = cold_start(
+    results["cold_start_s"]["dfd-lite int8 (auto: golden check)"] = cold_start(
         [sys.executable, "-m", "dfd.lite", "classify",
+         os.path.join(args.export, "model_int8.tflite"), image_path], 5)
+    results["cold_start_s"]["dfd-lite int8 --kernels=xnnpack (no check)"] = cold_start(
+        [sys.executable, "-m", "dfd.lite", "classify", "--kernels=xnnpack",
          os.path.join(args.export, "model_int8.tflite"), image_path], 5)
     results["cold_start_s"]["dfd-lite float32"] = cold_start(
         [sys.executable, "-m", "dfd.lite", "classify",
