@@ -13,7 +13,8 @@ start-up). Cold start: process start to first printed verdict, `dfd-lite classif
 with the golden check and with --kernels=xnnpack, which skips it) against a script loading
 the SavedModel; the check's own milliseconds are in each auto row (check_ms). --venvs builds the wheel and measures fresh venvs holding
 only dfd[edge] and only dfd[train]. --parity NAME=DIR tables accuracy and AUC of each
-artifact from an export's parity.json. Run it alone on the machine.
+artifact from an export's parity.json. Run it alone on the machine: the results carry the
+load average at start and end, to tell a quiet run from a shared one.
 """
 
 from __future__ import annotations
@@ -186,7 +187,9 @@ def main(argv=None) -> int:
         from dfd.lite import imageio, preprocess
         return preprocess.preprocess(imageio.decode_rgb(data), size)
 
-    results = {"latency": [], "cold_start_s": {}, "parity": []}
+    results = {"latency": [], "cold_start_s": {}, "parity": [],
+               "load_average_at_start": os.getloadavg(), "cpus_usable": len(
+                   os.sched_getaffinity(0))}
     for name, folder in [("default", args.export), *named(args.compare)]:
         results["latency"] += model_rows(name, folder, pixels_for, args.repeats)
     results["cold_start_s"]["dfd-lite int8 (auto: golden check)"] = cold_start(
@@ -206,6 +209,7 @@ def main(argv=None) -> int:
     if args.venvs:
         results["venv_mb"] = venv_sizes(os.path.dirname(os.path.dirname(
             os.path.dirname(os.path.abspath(__file__)))))
+    results["load_average_at_end"] = os.getloadavg()
     print(json.dumps(results, indent=1))
     if args.out:
         with open(args.out, "w") as f:
