@@ -41,19 +41,19 @@ def synthetic_images(size: int) -> list[tuple[str, np.ndarray]]:
             ("synthetic: smooth colour field", np.round(smooth).astype(np.uint8))]
 
 
-def raw_outputs(model_path: str, kernels: str, images: np.ndarray) -> np.ndarray:
-    """(N, K) raw first-output values of `model_path` on (N, S, S, 3) pixels."""
+def raw_outputs(model_path: str, kernels: str, images: np.ndarray) -> tuple[np.ndarray, bool]:
+    """((N, K) raw first-output values of `model_path` on (N, S, S, 3) pixels, whether
+    that output is quantized)."""
     interpreter, _ = load_interpreter(model_path, 1, kernels)
-    return np.stack([tensors.run(interpreter, image) for image in images])
+    outputs = np.stack([tensors.run(interpreter, image) for image in images])
+    return outputs, tensors.is_integer(interpreter.get_output_details()[0])
 
 
 def entry_for(model_path: str, images: np.ndarray) -> dict:
     """model.json's golden outputs of one .tflite: reference values and the tolerance."""
-    reference = raw_outputs(model_path, "reference", images)
-    xnnpack = raw_outputs(model_path, "xnnpack", images)
+    reference, integer = raw_outputs(model_path, "reference", images)
+    xnnpack, _ = raw_outputs(model_path, "xnnpack", images)
     spread = float(np.max(np.abs(xnnpack.astype(np.float64) - reference.astype(np.float64))))
-    interpreter, _ = load_interpreter(model_path, 1, "reference")
-    integer = tensors.is_integer(interpreter.get_output_details()[0])
     if integer:
         return {"values": reference.astype(np.int64).tolist(), "unit": "quantization steps",
                 "tolerance": max(1, int(np.ceil(spread))),
