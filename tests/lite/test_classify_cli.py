@@ -53,7 +53,7 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
     fakes = sum(line["verdict"] == "fake" for line in good)
     assert err.splitlines()[-1] == (
         f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 4 failed; "
-        f"model_int8.tflite (builtin kernels)")
+        f"model_int8.tflite (xnnpack kernels)")
 
 
 def test_summary_scores_verdicts_against_fake_and_real_folders(tiny_export, tiny_test_images):
