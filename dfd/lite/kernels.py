@@ -145,14 +145,20 @@ def open_interpreter(model_path: str, threads: int | None, kernels: str, card: d
         # is what LiteRT itself runs by default, and its int8 answers on the emulated Pi 4
         # and 5 equal x86's, while the builtin ones do not always: unchecked, it is still
         # the better bet for every precision.
-        interpreter, package = load_interpreter(model_path, threads, "xnnpack")
+        try:
+            interpreter, package = load_interpreter(model_path, threads, "xnnpack")
+        except (RuntimeError, ValueError) as refused:
+            return _builtin(model_path, threads, refused)
         return interpreter, package, Choice("xnnpack", f"{e}: XNNPACK, unchecked")
     except DamagedGoldenVectors as e:
         interpreter, package = load_interpreter(model_path, threads, "builtin")
         return interpreter, package, Choice(
             "builtin", f"{e}: XNNPACK cannot be checked, so builtin kernels run")
     start = time.perf_counter()
-    interpreter, package = load_interpreter(model_path, threads, "xnnpack")
+    try:
+        interpreter, package = load_interpreter(model_path, threads, "xnnpack")
+    except (RuntimeError, ValueError) as refused:
+        return _builtin(model_path, threads, refused)
     worst, problem = compare(interpreter, golden)
     ms = (time.perf_counter() - start) * 1000.0
     if problem is None:
@@ -164,3 +170,12 @@ def open_interpreter(model_path: str, threads: int | None, kernels: str, card: d
     return interpreter, package, Choice(
         "builtin", f"XNNPACK failed the golden check on this device: {problem}; builtin "
                    f"kernels run instead", ms)
+
+
+def _builtin(model_path: str, threads: int | None, refused: Exception):
+    """Builtin kernels for a model XNNPACK refuses to prepare (degenerate quantization
+    parameters, for one); a file builtin cannot load either raises as before."""
+    interpreter, package = load_interpreter(model_path, threads, "builtin")
+    first = str(refused).strip().splitlines()[0] if str(refused).strip() else repr(refused)
+    return interpreter, package, Choice(
+        "builtin", f"XNNPACK cannot run this model ({first}); builtin kernels run instead")

@@ -226,15 +226,20 @@ def test_int8_calibrated_on_blank_images_fails_the_gate(tmp_path):
                                          np.array([-20.0], np.float32)])
     reference = model(images.astype(np.float32)).numpy().reshape(-1).astype(np.float64)
     assert metrics.roc_auc(labels, reference) > 0.99
-    verdicts = {}
+    verdicts, kernels = {}, {}
     for name, calibrate in (("real", lambda: iter(calibration)),
                             ("blank", lambda: iter(np.zeros_like(calibration)))):
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(tflite.convert(model, 16, "int8", calibrate))
         detector = Detector(str(path))
+        kernels[name] = detector.kernel_choice
         int8 = np.array([detector.p_fake_pixels(image) for image in images], np.float64)
         report = parity.report("test", labels, reference, {"int8": int8})
         verdicts[name] = parity.judge_int8(report, parity.Int8Gate())
+    # XNNPACK refuses to prepare the blank-calibrated file; auto falls back and says so
+    assert kernels["real"].kernels == "xnnpack"
+    assert kernels["blank"].kernels == "builtin"
+    assert "XNNPACK cannot run this model" in kernels["blank"].reason
     assert verdicts["real"]["passed"], verdicts["real"]["failures"]
     assert not verdicts["blank"]["passed"]
     assert verdicts["blank"]["auc_drop"] > 0.3
