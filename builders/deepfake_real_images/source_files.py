@@ -14,7 +14,7 @@ import io
 import os
 from typing import Iterator
 
-from dfd.lite import imageio
+from dfd.imaging import gate
 
 SPLIT_FOLDERS = {"train": "Train", "validation": "Validation", "test": "Test"}
 CLASS_FOLDERS = {"real": "Real", "fake": "Fake"}
@@ -101,14 +101,14 @@ def vet(data: bytes, max_pixels: int) -> Vetted:
     """
     digest = hashlib.sha256(data).hexdigest()
     try:
-        image = imageio.open_image(data, max_pixels)
-    except imageio.ImageError as e:
+        image = gate.open_image(data, max_pixels)
+    except gate.ImageError as e:
         return Vetted(None, "skipped", str(e), digest)
     if image.format == "JPEG" and image.mode == "RGB":
         return Vetted(data, "kept", "", digest)
     original_mode = f"{image.format} {image.mode}"
     try:
-        rgb = imageio.to_rgb(image)
+        rgb = gate.to_rgb(image)
         out = io.BytesIO()
         rgb.save(out, format="PNG")
     except (OSError, ValueError) as e:

@@ -17,11 +17,12 @@ import sys
 from typing import Iterator
 
 from dfd import spec
+from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite.detector import Detector, ModelError
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 """Files picked up inside a folder. A file named on the command line is always tried: its
 type is judged by decoding, never by its name."""
 
@@ -37,13 +38,10 @@ def expand(paths: list[str]) -> Iterator[str]:
             yield path
 
 
-def classify_one(detector: Detector, path: str) -> dict:
+def classify_one(detector: Detector, path: str, max_bytes: int) -> dict:
+    """One file's JSON line; whatever the file is, its error is its own."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return {"file": path, "error": f"cannot read: {e.strerror or e}"}
-    try:
+        data = read_image_file(path, max_bytes)
         return {"file": path, **detector.classify_bytes(data).as_dict()}
     except imageio.ImageError as e:
         return {"file": path, "error": str(e)}
@@ -66,7 +64,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="CPU kernels: auto = XNNPACK if it reproduces the bundle's "
                                "golden vectors on this device, else TFLite's builtin kernels "
                                "(the reason is printed); xnnpack or builtin force one")
+    classify.add_argument("--max_file_mb", type=float,
+                          default=imageio.MAX_FILE_BYTES / (1024 * 1024),
+                          help="larger files are refused unread, as the server refuses them")
     args = parser.parse_args(argv)
+    if args.max_file_mb <= 0:
+        parser.error("--max_file_mb must be positive")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
     return args
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
     results = []
     for path in expand(args.paths):
-        results.append(classify_one(detector, path))
+        results.append(classify_one(detector, path, int(args.max_file_mb * 1024 * 1024)))
         print(json.dumps(results[-1]), flush=True)
     print(summary(results, detector), file=sys.stderr)
     return 1 if any("error" in r for r in results) else 0

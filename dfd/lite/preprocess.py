@@ -4,20 +4,23 @@ The arithmetic mirrors TensorFlow's ResizeBilinear kernel with half-pixel centre
 step in float32 (same source coordinates, same clamping, same order of the lerps), so the
 rounded uint8 result matches `dfd.data.preprocess_image` bit for bit: on every image
 `tests/lite/test_preprocess_parity.py` tries, the largest difference is 0.
+
+Bilinear resizing without antialias reads at most two source rows and two source columns
+per output row and column, so only those uint8 samples are gathered (from an array or
+straight from a decoded Pillow image) before anything becomes float32: the cost is bounded
+by the output size, not by the input's, whatever shape the upload has.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 
-def center_square(image: np.ndarray) -> np.ndarray:
-    """The largest centred square of an (H, W, C) array (a view, no copy)."""
-    height, width = image.shape[:2]
+def center_square_box(height: int, width: int) -> tuple[int, int, int]:
+    """(top, left, side) of the largest centred square, as `dfd.spec` crops it."""
     side = min(height, width)
-    top = (height - side) // 2
-    left = (width - side) // 2
-    return image[top:top + side, left:left + side]
+    return (height - side) // 2, (width - side) // 2, side
 
 
 def _bilinear_taps(in_size: int, out_size: int):
@@ -31,17 +34,38 @@ def _bilinear_taps(in_size: int, out_size: int):
     return lower, upper, lerp
 
 
-def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, C) uint8 or float to (size, size, C) float32, TensorFlow's half-pixel bilinear."""
-    pixels = image.astype(np.float32)
-    y0, y1, wy = _bilinear_taps(pixels.shape[0], size)
-    x0, x1, wx = _bilinear_taps(pixels.shape[1], size)
+def gather(source: np.ndarray | Image.Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """source[rows][:, cols] as uint8 (len(rows), len(cols), 3), reading nothing else.
+
+    A Pillow image is read one row at a time, so no full-size array is ever made.
+    """
+    if isinstance(source, np.ndarray):
+        return source[np.ix_(rows, cols)]
+    out = np.empty((len(rows), len(cols), 3), dtype=np.uint8)
+    for i, row in enumerate(rows.tolist()):
+        line = np.asarray(source.crop((0, row, source.width, row + 1)), dtype=np.uint8)
+        out[i] = line[0, cols]
+    return out
+
+
+def resize_bilinear(source: np.ndarray | Image.Image, box: tuple[int, int, int],
+                    size: int) -> np.ndarray:
+    """The square `box` (top, left, side) of an RGB image to (size, size, 3) float32,
+    TensorFlow's half-pixel bilinear."""
+    top, left, side = box
+    y0, y1, wy = _bilinear_taps(side, size)
+    x0, x1, wx = _bilinear_taps(side, size)
+    rows, row_of = np.unique(np.concatenate([y0, y1]), return_inverse=True)
+    cols, col_of = np.unique(np.concatenate([x0, x1]), return_inverse=True)
+    pixels = gather(source, rows + top, cols + left).astype(np.float32)
+    r0, r1 = row_of[:size], row_of[size:]
+    c0, c1 = col_of[:size], col_of[size:]
     wx = wx[None, :, None]
-    top_left, top_right = pixels[y0][:, x0], pixels[y0][:, x1]
-    bottom_left, bottom_right = pixels[y1][:, x0], pixels[y1][:, x1]
-    top = top_left + (top_right - top_left) * wx
-    bottom = bottom_left + (bottom_right - bottom_left) * wx
-    return top + (bottom - top) * wy[:, None, None]
+    top_left, top_right = pixels[r0][:, c0], pixels[r0][:, c1]
+    bottom_left, bottom_right = pixels[r1][:, c0], pixels[r1][:, c1]
+    upper = top_left + (top_right - top_left) * wx
+    lower = bottom_left + (bottom_right - bottom_left) * wx
+    return upper + (lower - upper) * wy[:, None, None]
 
 
 def to_model_pixels(resized: np.ndarray) -> np.ndarray:
@@ -49,6 +73,13 @@ def to_model_pixels(resized: np.ndarray) -> np.ndarray:
     return np.clip(np.round(resized), 0, 255).astype(np.uint8)
 
 
-def preprocess(rgb: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 RGB to the (size, size, 3) uint8 model input of `dfd.spec`."""
-    return to_model_pixels(resize_bilinear(center_square(rgb), size))
+def preprocess(rgb: np.ndarray | Image.Image, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, as an array or a decoded RGB Pillow image, to the
+    (size, size, 3) uint8 model input of `dfd.spec`."""
+    if isinstance(rgb, Image.Image):
+        if rgb.mode != "RGB":
+            raise ValueError(f"expected an RGB image, got mode {rgb.mode}")
+        height, width = rgb.height, rgb.width
+    else:
+        height, width = rgb.shape[:2]
+    return to_model_pixels(resize_bilinear(rgb, center_square_box(height, width), size))

@@ -1,0 +1,117 @@
+"""Hostile inputs crafted in memory, one per class of attack the gate must refuse.
+
+Shared by the test suite (`tests/test_hostile.py` runs each against the CLI, the server
+and the builder) and by `python -m dfd.bench.fuzz`, so both judge the same files. Each is a
+few hundred bytes to a few hundred KB: no binary blobs in the repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    data: bytes
+    status: int
+    """What the server must answer; the CLI and the builder must name the same failure."""
+    words: str
+    """Words the error message must contain (lower case)."""
+
+
+def _encode(image: Image.Image, fmt: str, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def _picture(mode: str = "RGB", size: int = 64) -> Image.Image:
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return Image.fromarray(pixels).convert(mode)
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return (struct.pack(">I", len(body)) + kind + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+
+def png_with_chunks(extra: list[bytes], width: int = 8, height: int = 8) -> bytes:
+    """A valid gray PNG with `extra` chunks between IHDR and IDAT."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"".join(b"\0" + bytes(width) for _ in range(height)))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + b"".join(extra)
+            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+
+
+def strip_png(width: int, height: int) -> bytes:
+    """A gray PNG of width x height zeros: a 1 x 39,999,999 one is ~77 KB."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    compressor = zlib.compressobj(9)
+    row = b"\0" + bytes(width)
+    body = b"".join(compressor.compress(row * min(100_000, height - done))
+                    for done in range(0, height, 100_000)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body)
+            + png_chunk(b"IEND", b""))
+
+
+def ztxt_bomb(inflated: int = 4 * 1024 * 1024) -> bytes:
+    """One zTXt chunk inflating past Pillow's 1 MB text chunk limit."""
+    return png_with_chunks([png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(
+        bytes(inflated), 9))])
+
+
+def iccp_bomb(inflated: int = 4 * 1024 * 1024) -> bytes:
+    """An ICC profile chunk inflating past the same limit."""
+    return png_with_chunks([png_chunk(b"iCCP", b"icc\0\0" + zlib.compress(bytes(inflated), 9))])
+
+
+def text_memory_bomb(chunks: int = 70) -> bytes:
+    """Many zTXt chunks, each just under 1 MB inflated, together over Pillow's 64 MB."""
+    one = png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(bytes(1024 * 1024 - 64), 9))
+    return png_with_chunks([one] * chunks)
+
+
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    data = bytearray(_encode(_picture(size=16), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _written(fmt: str, mode: str = "RGB") -> bytes | None:
+    try:
+        return _encode(_picture(mode), fmt)
+    except (KeyError, OSError, ValueError):  # this Pillow build cannot write it
+        return None
+
+
+def cases() -> list[Case]:
+    """Every hostile class, crafted now; formats this Pillow cannot write are left out."""
+    good_jpeg = _encode(_picture(), "JPEG", quality=90)
+    found = [
+        Case("empty", b"", 400, "empty"),
+        Case("not_an_image", b"%PDF-1.7\n" + b"x" * 200, 415, "not an image"),
+        Case("truncated_jpeg", good_jpeg[:300], 422, "truncated"),
+        Case("jpeg_bomb_header", jpeg_claiming_size(40000, 40000), 413, "decompression bomb"),
+        Case("eps", _encode(_picture(), "EPS"), 415, "not an image"),
+        Case("strip_png_1x39999999", strip_png(1, 39_999_999), 422, "aspect ratio"),
+        Case("png_ztxt_bomb", ztxt_bomb(), 413, "metadata too large"),
+        Case("png_iccp_bomb", iccp_bomb(), 413, "metadata too large"),
+        Case("png_text_memory_bomb", text_memory_bomb(), 413, "metadata too large"),
+    ]
+    for fmt, mode in (("QOI", "RGB"), ("AVIF", "RGB"), ("DDS", "RGB"), ("SPIDER", "F"),
+                      ("TIFF", "RGB")):
+        data = _written(fmt, mode)
+        if data is not None:  # cut in the pixels, and cut inside the header (QOI: IndexError)
+            found.append(Case(f"truncated_{fmt.lower()}", data[: len(data) * 2 // 3], 415,
+                              "not an image"))
+            found.append(Case(f"header_only_{fmt.lower()}", data[:13], 415, "not an image"))
+    return found

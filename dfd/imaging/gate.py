@@ -1,0 +1,149 @@
+"""Turn untrusted bytes into a decoded image, or into that file's own error saying why not.
+
+Pillow recognises dozens of formats and some of their decoders are a liability on a
+stranger's file: EPS runs Ghostscript (after writing a temporary file), and truncated
+QOI, DDS, SPIDER or TIFF files raise IndexError, NotImplementedError or TypeError, which
+no caller expects. So Pillow is only ever handed the few formats the detector needs, the
+header's dimensions are judged before a single pixel is decoded, and whatever a decoder
+raises becomes an `ImageError` of this file, never an exception that stops the others.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from dfd import spec
+
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+"""Pillow plugins allowed to read a file: what cameras, generators and browsers produce.
+TIFF (libtiff's long CVE history), EPS (Ghostscript) and the rest are never tried."""
+
+MAX_ASPECT_RATIO = 20
+"""Longest side over shortest side. The model sees the centred square, so a 1 x 39,999,999
+strip has nothing to show it, and such strips cost a pointer per row in the decoder."""
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""Bytes read from one file or upload, the same for the CLI and the server."""
+
+
+class ImageError(ValueError):
+    """A file that is not a usable image; the message says why, for the user to read."""
+
+
+class EmptyImageError(ImageError):
+    """No bytes at all."""
+
+
+class NotAnImageError(ImageError):
+    """Bytes none of the allowed decoders recognises, whatever the file is called."""
+
+
+class TooLargeError(ImageError):
+    """More than the gate lets a single file cost: bytes, pixels or metadata."""
+
+
+class TooManyPixelsError(TooLargeError):
+    """A header announcing more pixels than allowed: a decompression bomb or a huge scan."""
+
+
+class MetadataBombError(TooLargeError):
+    """Compressed text or ICC chunks that would inflate past Pillow's limits."""
+
+
+class BadDimensionsError(ImageError):
+    """A header with no pixels, or a strip too thin for a centred square to mean anything."""
+
+
+class CorruptImageError(ImageError):
+    """An allowed format that fails while decoding: truncated or damaged."""
+
+
+_METADATA_LIMITS = ("Decompressed data too large", "Too much memory used in text chunks")
+"""Pillow's PNG plugin raises a plain ValueError with these words for text/ICC bombs."""
+
+
+def check_dimensions(width: int, height: int, max_pixels: int = spec.MAX_IMAGE_PIXELS):
+    """Raises the ImageError a header of this size deserves, before anything is decoded."""
+    if width < 1 or height < 1:
+        raise BadDimensionsError(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise TooManyPixelsError(
+            f"image is {width}x{height} = {width * height} pixels, over the "
+            f"{max_pixels} pixel limit (decompression bomb guard)")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise BadDimensionsError(
+            f"image is {width}x{height}, more elongated than the 1:{MAX_ASPECT_RATIO} "
+            f"aspect ratio limit")
+
+
+def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
+    """Opens and fully decodes `data` with an allowed decoder, or raises ImageError.
+
+    The type is judged by the bytes, never by a file name; the format list is Pillow's
+    own `formats=` argument, so nothing else is even tried.
+    """
+    if not data:
+        raise EmptyImageError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            check_dimensions(*image.size, max_pixels=max_pixels)
+            image.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise NotAnImageError(
+            f"not an image in an accepted format ({', '.join(FORMATS)})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise TooManyPixelsError(f"decompression bomb refused: {e}") from None
+    except MemoryError:
+        raise TooLargeError("not enough memory to decode this image") from None
+    except ValueError as e:
+        if any(words.lower() in str(e).lower() for words in _METADATA_LIMITS):
+            raise MetadataBombError(f"metadata too large: {e}") from None
+        raise CorruptImageError(f"corrupt or truncated image: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any decoder failure is this file's, not ours
+        raise CorruptImageError(
+            f"corrupt or truncated image: {type(e).__name__}: {e}") from None
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Converts any decoded mode to 8-bit RGB the way TensorFlow's decoders would.
+
+    Alpha is dropped rather than composited, as `tf.image.decode_image(channels=3)` does,
+    so the SavedModel's bytes signature and this runtime agree on RGBA uploads. 16-bit
+    grayscale keeps its high byte (PNG's own strip-16 rule) instead of clipping to white.
+    Every branch is per pixel, so a caller may convert only the pixels it samples.
+    """
+    if image.mode == "RGB":
+        return image
+    try:
+        if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+            wide = np.asarray(image)
+            high = (wide >> 8) if wide.dtype.kind == "u" else np.clip(wide >> 8, 0, 255)
+            return Image.fromarray(high.astype(np.uint8)).convert("RGB")
+        if image.mode in ("LA", "PA"):
+            image = image.convert("RGBA")
+        if image.mode == "P" and "transparency" in image.info:
+            image = image.convert("RGBA")
+        return image.convert("RGB")
+    except MemoryError:
+        raise TooLargeError("not enough memory to convert this image to RGB") from None
+    except Exception as e:  # noqa: BLE001
+        raise CorruptImageError(f"cannot convert {image.mode} image to RGB: {e}") from None
+
+
+def decode(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
+    """Bytes to a decoded 8-bit RGB Pillow image, or ImageError saying why not."""
+    return to_rgb(open_image(data, max_pixels))
+
+
+def decode_rgb(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS):
+    """Bytes to an (H, W, 3) uint8 array, or ImageError saying why not."""
+    return np.asarray(decode(data, max_pixels), dtype=np.uint8)

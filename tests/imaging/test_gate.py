@@ -1,0 +1,91 @@
+"""The decoding gate on each hostile class, without a model: right error, no side effects."""
+
+import os
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import encode, jpeg_bytes, textured_rgb
+from dfd.bench import hostile
+from dfd.imaging import gate
+
+CASES = hostile.cases()
+STATUS_CLASS = {400: gate.EmptyImageError, 413: gate.TooLargeError, 415: gate.NotAnImageError,
+                422: (gate.CorruptImageError, gate.BadDimensionsError)}
+
+
+@pytest.fixture
+def no_side_effects(tmp_path, monkeypatch):
+    """Any subprocess (Ghostscript) or temporary file fails the test outright."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the gate tried to run or write something: {args[:1]}")
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    monkeypatch.chdir(tmp_path)
+    yield
+    assert os.listdir(tmp_path) == []
+
+
+def test_every_surface_class_is_crafted():
+    names = {case.name for case in CASES}
+    assert {"eps", "strip_png_1x39999999", "png_ztxt_bomb", "png_iccp_bomb",
+            "png_text_memory_bomb", "truncated_qoi", "truncated_dds", "truncated_spider",
+            "truncated_tiff"} <= names
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_hostile_bytes_become_this_files_error(case, no_side_effects):
+    start = time.perf_counter()
+    with pytest.raises(gate.ImageError) as raised:
+        gate.decode(case.data)
+    assert isinstance(raised.value, STATUS_CLASS[case.status])
+    assert case.words in str(raised.value).lower()
+    assert time.perf_counter() - start < 5
+
+
+def test_only_allowed_formats_reach_a_decoder():
+    tiff = encode(textured_rgb(32, 32), "TIFF")
+    with pytest.raises(gate.NotAnImageError, match="JPEG, PNG, WEBP, BMP, GIF"):
+        gate.decode(tiff)
+    for fmt in gate.FORMATS:
+        assert gate.decode(encode(textured_rgb(32, 32), fmt)).size == (32, 32)
+
+
+def test_dimensions_are_refused_before_any_pixel_is_decoded(monkeypatch):
+    crafted = (hostile.strip_png(1, 39_999_999), hostile.jpeg_claiming_size(7000, 7000))
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded pixels"))
+    for data in crafted:
+        with pytest.raises(gate.ImageError):
+            gate.open_image(data)
+
+
+def test_aspect_ratio_limit_is_inclusive():
+    gate.check_dimensions(20, 1)
+    with pytest.raises(gate.BadDimensionsError, match="aspect ratio"):
+        gate.check_dimensions(21, 1)
+
+
+@pytest.mark.parametrize("raised", [IndexError("index out of range"), TypeError("bad"),
+                                    NotImplementedError("no"), AttributeError("x"),
+                                    RuntimeError("y"), SyntaxError("z")])
+def test_any_decoder_exception_becomes_a_corrupt_image_error(monkeypatch, raised):
+    def fail(self):
+        raise raised
+    data = jpeg_bytes(16, 16)
+    monkeypatch.setattr(Image.Image, "load", fail)
+    with pytest.raises(gate.CorruptImageError, match=type(raised).__name__):
+        gate.decode(data)
+
+
+def test_modes_convert_like_before():
+    gray16 = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
+    image = gate.decode(encode(Image.fromarray(gray16), "PNG"))
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(image)[..., 0], (gray16 >> 8).astype(np.uint8))
+    rgba = np.dstack([textured_rgb(8, 8), np.full((8, 8), 10, np.uint8)])
+    np.testing.assert_array_equal(gate.decode_rgb(encode(rgba, "PNG")), rgba[..., :3])
