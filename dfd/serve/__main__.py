@@ -12,7 +12,8 @@ import sys
 
 from dfd.lite.detector import Detector, ModelError
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
-from dfd.serve.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
+from dfd.serve import server
+from dfd.serve.app import DEFAULT_MAX_DECODES, DEFAULT_MAX_UPLOAD_BYTES, create_app
 
 
 def parse_args(argv):
@@ -32,20 +33,24 @@ def parse_args(argv):
                              "builtin (the reason is in /healthz and the page footer)")
     parser.add_argument("--max_upload_mb", type=float,
                         default=DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
-                        help="larger uploads get 413")
+                        help="larger uploads get 413, while they arrive")
+    parser.add_argument("--max_decodes", type=int, default=DEFAULT_MAX_DECODES,
+                        help="images decoded at once (bounds the server's memory)")
+    parser.add_argument("--max_connections", type=int, default=server.DEFAULT_MAX_CONNECTIONS,
+                        help="connections at once (each may hold one upload in memory)")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be 1..65535, got {args.port}")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.max_decodes < 1 or args.max_connections < 1:
+        parser.error("--max_decodes and --max_connections must be at least 1")
     if args.max_upload_mb <= 0:
         parser.error("--max_upload_mb must be positive")
     return args
 
 
 def main(argv=None) -> int:
-    import waitress
-
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -54,11 +59,18 @@ def main(argv=None) -> int:
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-serve: {e}", file=sys.stderr)
         return 2
-    app = create_app(detector, int(args.max_upload_mb * 1024 * 1024))
+    max_upload_bytes = int(args.max_upload_mb * 1024 * 1024)
+    app = create_app(detector, max_upload_bytes, args.max_decodes)
+    http = server.create_server(app, args.host, args.port, args.threads, max_upload_bytes,
+                                args.max_connections)
     print(f"dfd-serve: {detector.description['file']} on http://{args.host}:{args.port}/, "
           f"{detector.kernels} kernels: {detector.kernel_choice.reason}", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
-                   ident="dfd-serve")
+    try:
+        http.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        http.close()
     return 0
 
 

@@ -4,29 +4,39 @@ Safe by default, because the seed was not: uploads stay in memory (never a file 
 the client, never a temporary file), the size is capped before reading, the type is
 judged by decoding, and every failure is a short JSON or page message with a status code,
 never a traceback. The Detector holds the one interpreter behind a lock, so any number
-of request threads share it.
+of request threads share it; decoding happens before that lock, so a semaphore bounds how
+many images are decoded at once and the worst case fits a stated memory budget.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
 
 import flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge,
+                                 UnprocessableEntity, UnsupportedMediaType)
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
 
-DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
+DEFAULT_MAX_DECODES = 2
+"""Images decoded at once. The gate lets one 40 MP image cost about 200 MB while it is
+decoded, so two at a time keep the server's worst case within its 1 GB budget (README)."""
+
+MAX_FILES_PER_FORM = 16
+"""Images in one page form; the page's own script sends one image per request."""
 
 STATUS_OF = (
-    (imageio.EmptyImageError, 400),
-    (imageio.NotAnImageError, 415),
-    (imageio.TooManyPixelsError, 413),
-    (imageio.CorruptImageError, 422),
+    (imageio.EmptyImageError, BadRequest),
+    (imageio.NotAnImageError, UnsupportedMediaType),
+    (imageio.TooLargeError, RequestEntityTooLarge),
+    (imageio.BadDimensionsError, UnprocessableEntity),
+    (imageio.CorruptImageError, UnprocessableEntity),
 )
-"""HTTP status for each way an upload can fail to be an image."""
+"""Werkzeug's HTTP exception for each way an upload can fail to be an image."""
 
 log = logging.getLogger("dfd.serve")
 
@@ -41,26 +51,32 @@ class InMemoryRequest(flask.Request):
 
 
 def status_for(error: imageio.ImageError) -> int:
-    for kind, status in STATUS_OF:
+    for kind, http_error in STATUS_OF:
         if isinstance(error, kind):
-            return status
-    return 422
+            return http_error.code
+    return UnprocessableEntity.code
 
 
 def wants_json() -> bool:
     return flask.request.path.startswith("/api/") or flask.request.path == "/healthz"
 
 
-def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES):
+def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+               max_decodes: int = DEFAULT_MAX_DECODES):
     app = flask.Flask(__name__)
     app.request_class = InMemoryRequest
-    app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes)
+    # Werkzeug counts every part against MAX_FORM_PARTS; a few beyond the files allowed
+    # leave room for the form's other fields, so the page can explain an over-full form.
+    app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes,
+                      MAX_FORM_PARTS=MAX_FILES_PER_FORM + 8)
     app.json.sort_keys = False  # answers keep the order they are built in
     model = detector.description
     limit_mb = max_upload_bytes / (1024 * 1024)
+    decoding = threading.BoundedSemaphore(max_decodes)
 
     def classify(data: bytes) -> dict:
-        result = detector.classify_bytes(data).as_dict()
+        with decoding:
+            result = detector.classify_bytes(data).as_dict()
         return {**result, "model": model}
 
     def error(status: int, message: str):
@@ -71,9 +87,20 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
-        if e.code == 413:
-            return error(413, f"upload is larger than the {limit_mb:g} MB limit")
-        return error(e.code or 500, e.description or e.name)
+        if isinstance(e, RequestEntityTooLarge):
+            length = flask.request.content_length
+            if length is not None and length > max_upload_bytes:
+                message = f"upload is larger than the {limit_mb:g} MB limit"
+            else:
+                message = (f"too many parts in one form: send at most {MAX_FILES_PER_FORM} "
+                           f"images per request")
+            response = flask.make_response(error(413, message))
+        else:
+            response = flask.make_response(error(e.code or 500, e.description or e.name))
+        for name, value in e.get_headers():  # Allow on 405, Retry-After, ...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
@@ -106,6 +133,9 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
             uploads = flask.request.files.getlist("file")
             if not uploads:
                 return error(400, "choose at least one image")
+            if len(uploads) > MAX_FILES_PER_FORM:
+                return error(413, f"{len(uploads)} images in one form: send at most "
+                                  f"{MAX_FILES_PER_FORM} per request")
             for number, upload in enumerate(uploads, 1):
                 # The client's name is only ever shown (escaped by the template), never
                 # used as a path: nothing is saved.
