@@ -115,3 +115,20 @@ def cases() -> list[Case]:
                               "not an image"))
             found.append(Case(f"header_only_{fmt.lower()}", data[:13], 415, "not an image"))
     return found
+
+
+def worst_images(side: int = 6324) -> dict[str, bytes]:
+    """Allowed images at the gate's limits (side x side ~ 40 MP; WebP at its decoder
+    memory limit), each under 1 MB: the most one upload may make the gate decode."""
+    gray = Image.new("L", (side, side), 128)
+    palette = gray.convert("P")
+    palette.info["transparency"] = 0
+    wide = Image.fromarray(np.full((side, side), 40000, dtype=np.uint16))
+    return {
+        "jpeg_40mp": _encode(gray.convert("RGB"), "JPEG", quality=50),
+        "png_palette_alpha_40mp": _encode(palette, "PNG", transparency=0),
+        "png_gray16_40mp": _encode(wide, "PNG"),
+        "png_rgba_40mp": _encode(gray.convert("RGBA"), "PNG"),
+        "gif_40mp": _encode(gray.convert("P"), "GIF"),
+        "webp_16mp": _encode(Image.new("RGB", (4096, 4096), 128), "WEBP", quality=10),
+    }

@@ -26,6 +26,15 @@ MAX_ASPECT_RATIO = 20
 """Longest side over shortest side. The model sees the centred square, so a 1 x 39,999,999
 strip has nothing to show it, and such strips cost a pointer per row in the decoder."""
 
+MAX_DECODED_BYTES = 256 * 1024 * 1024
+"""Memory one decode may take, estimated from the header before decoding: with the pixel
+limit alone a 40 MP WebP costs over 600 MB (libwebp's canvas, its output and Pillow's
+copy), which is no longer a photo upload's business."""
+
+DECODER_BYTES_PER_PIXEL = {"WEBP": 16}
+"""Measured peak bytes per pixel where a decoder keeps more than the image itself
+(python -m dfd.bench.fuzz --worst); other formats cost Pillow's storage of their mode."""
+
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Bytes read from one file or upload, the same for the CLI and the server."""
 
@@ -80,6 +89,27 @@ def check_dimensions(width: int, height: int, max_pixels: int = spec.MAX_IMAGE_P
             f"aspect ratio limit")
 
 
+def storage_bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow stores per pixel: 1 for L/P/1, 2 for 16-bit, 4 for everything else."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def check_decoding_cost(image: Image.Image, max_bytes: int = MAX_DECODED_BYTES):
+    """Refuses an image whose decoder would take more than `max_bytes`, from its header."""
+    width, height = image.size
+    per_pixel = DECODER_BYTES_PER_PIXEL.get(image.format,
+                                            storage_bytes_per_pixel(image.mode))
+    cost = width * height * per_pixel
+    if cost > max_bytes:
+        raise TooManyPixelsError(
+            f"{image.format} image of {width}x{height} would take {cost / 2**20:.0f} MB to "
+            f"decode, over the {max_bytes / 2**20:.0f} MB limit (decompression bomb guard)")
+
+
 def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
     """Opens and fully decodes `data` with an allowed decoder, or raises ImageError.
 
@@ -93,6 +123,7 @@ def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Im
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             check_dimensions(*image.size, max_pixels=max_pixels)
+            check_decoding_cost(image)
             image.load()
     except ImageError:
         raise

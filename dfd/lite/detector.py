@@ -138,7 +138,7 @@ class Detector:
 
     def pixels(self, data: bytes) -> np.ndarray:
         """Encoded image bytes to the model's uint8 input; ImageError if not an image."""
-        return preprocess.preprocess(imageio.decode(data), self.image_size)
+        return preprocess.preprocess(imageio.open_image(data), self.image_size)
 
     def classify_bytes(self, data: bytes) -> Verdict:
         """Decode, preprocess and classify one encoded image; raises imageio.ImageError."""

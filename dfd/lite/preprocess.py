@@ -6,15 +6,18 @@ rounded uint8 result matches `dfd.data.preprocess_image` bit for bit: on every i
 `tests/lite/test_preprocess_parity.py` tries, the largest difference is 0.
 
 Bilinear resizing without antialias reads at most two source rows and two source columns
-per output row and column, so only those uint8 samples are gathered (from an array or
-straight from a decoded Pillow image) before anything becomes float32: the cost is bounded
-by the output size, not by the input's, whatever shape the upload has.
+per output row and column, so only those samples are gathered (from a uint8 array, or
+straight from a decoded Pillow image in whatever mode it decoded to, converting just those
+rows to RGB) before anything becomes float32: beyond the decoder's own buffer, the cost is
+bounded by the output size, not by the input's, whatever shape the upload has.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from dfd.imaging.gate import to_rgb
 
 
 def center_square_box(height: int, width: int) -> tuple[int, int, int]:
@@ -35,16 +38,17 @@ def _bilinear_taps(in_size: int, out_size: int):
 
 
 def gather(source: np.ndarray | Image.Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """source[rows][:, cols] as uint8 (len(rows), len(cols), 3), reading nothing else.
+    """source[rows][:, cols] as uint8 RGB (len(rows), len(cols), 3), reading nothing else.
 
-    A Pillow image is read one row at a time, so no full-size array is ever made.
+    A Pillow image is read one row at a time and only that row converted to RGB (the
+    conversion is per pixel), so no full-size array or RGB copy is ever made.
     """
     if isinstance(source, np.ndarray):
         return source[np.ix_(rows, cols)]
     out = np.empty((len(rows), len(cols), 3), dtype=np.uint8)
     for i, row in enumerate(rows.tolist()):
-        line = np.asarray(source.crop((0, row, source.width, row + 1)), dtype=np.uint8)
-        out[i] = line[0, cols]
+        line = to_rgb(source.crop((0, row, source.width, row + 1)))
+        out[i] = np.asarray(line, dtype=np.uint8)[0, cols]
     return out
 
 
@@ -74,11 +78,9 @@ def to_model_pixels(resized: np.ndarray) -> np.ndarray:
 
 
 def preprocess(rgb: np.ndarray | Image.Image, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, as an array or a decoded RGB Pillow image, to the
+    """(H, W, 3) uint8 RGB as an array, or a decoded Pillow image in any mode, to the
     (size, size, 3) uint8 model input of `dfd.spec`."""
     if isinstance(rgb, Image.Image):
-        if rgb.mode != "RGB":
-            raise ValueError(f"expected an RGB image, got mode {rgb.mode}")
         height, width = rgb.height, rgb.width
     else:
         height, width = rgb.shape[:2]

@@ -89,3 +89,12 @@ def test_modes_convert_like_before():
     np.testing.assert_array_equal(np.asarray(image)[..., 0], (gray16 >> 8).astype(np.uint8))
     rgba = np.dstack([textured_rgb(8, 8), np.full((8, 8), 10, np.uint8)])
     np.testing.assert_array_equal(gate.decode_rgb(encode(rgba, "PNG")), rgba[..., :3])
+
+
+def test_decoder_memory_is_estimated_from_the_header():
+    side = 4200  # 17.6 MP: inside the pixel limit, but libwebp would take ~280 MB for it
+    big_webp = encode(Image.new("RGB", (side, side), 90), "WEBP", quality=10)
+    with pytest.raises(gate.TooManyPixelsError, match="WEBP image of 4200x4200"):
+        gate.open_image(big_webp)
+    assert gate.open_image(encode(Image.new("RGB", (4000, 4000), 90), "WEBP")).size == (
+        4000, 4000)

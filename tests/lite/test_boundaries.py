@@ -14,6 +14,7 @@ from dfd.lite import interpreter
 
 STDLIB = set(sys.stdlib_module_names)
 ALLOWED = {
+    "dfd/imaging": {"numpy", "PIL", "dfd.imaging", "dfd.spec", "dfd"},
     "dfd/lite": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd"},
     "dfd/serve": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd", "dfd.serve", "flask",
                   "waitress", "werkzeug"},

@@ -15,9 +15,10 @@ def training_tensor(encoded: bytes, size: int) -> np.ndarray:
 
 
 def runtime_tensor(encoded: bytes, size: int) -> np.ndarray:
-    """The runtime's tensor, the same whether sampled from the decoded Pillow image (what
-    the Detector does, never making a full-size array) or from a full uint8 array."""
-    from_image = preprocess.preprocess(imageio.decode(encoded), size)
+    """The runtime's tensor, the same whether sampled from the decoded Pillow image in its
+    own mode (what the Detector does, never making a full-size array) or from a full
+    uint8 RGB array."""
+    from_image = preprocess.preprocess(imageio.open_image(encoded), size)
     np.testing.assert_array_equal(from_image,
                                   preprocess.preprocess(imageio.decode_rgb(encoded), size))
     return from_image
