@@ -123,3 +123,34 @@ def test_runtime_classifies_where_tensorflow_cannot_be_imported(tiny_export, tin
     assert out.returncode == 0, out.stderr[-3000:]
     assert len(out.stdout.splitlines()) == 16
     assert "LOADED []" in out.stderr
+
+
+def test_hostile_files_fifos_and_devices_each_get_their_own_error(tiny_export, tmp_path):
+    """Every crafted hostile class, a FIFO (no writer: must not hang) and /dev/zero (must
+    not be read forever) among good images: one line each, no traceback, summary printed."""
+    from dfd.bench import hostile
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    cases = hostile.cases()
+    for case in cases:
+        (folder / f"{case.name}.png").write_bytes(case.data)
+    (folder / "zz_good.jpg").write_bytes(jpeg_bytes(40, 40))
+    fifo = tmp_path / "pipe.jpg"
+    import os
+    os.mkfifo(fifo)
+    code, lines, stderr = classify(tiny_export / "model_int8.tflite", folder, fifo, "/dev/zero")
+    by_name = {line["file"].rsplit("/", 1)[1]: line for line in lines}
+    assert "Traceback" not in stderr and "classified" in stderr
+    assert code == 1 and len(lines) == len(cases) + 3
+    for case in cases:
+        assert case.words in by_name[f"{case.name}.png"]["error"].lower(), case.name
+    assert "p_fake" in by_name["zz_good.jpg"]
+    assert "FIFO" in by_name["pipe.jpg"]["error"]
+    assert "character device" in by_name["zero"]["error"]
+
+
+def test_file_over_the_size_cap_is_refused_unread(tiny_export, tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(jpeg_bytes(40, 40) + b"\0" * (2 * 1024 * 1024))
+    code, lines, _ = classify(tiny_export / "model_int8.tflite", big, "--max_file_mb=1")
+    assert code == 1 and "over the 1048576 byte limit" in lines[0]["error"]

@@ -174,3 +174,11 @@ def test_api_answer_keeps_its_field_order(client, no_disk):
     response = post_file(client, jpeg_bytes(40, 40))
     keys = re.findall(r'"(\w+)":', response.get_data(as_text=True))
     assert keys[:4] == ["p_fake", "verdict", "threshold", "ms"] and "model" in keys
+
+
+def test_hostile_images_through_the_real_detector_get_their_status(client, no_disk):
+    from dfd.bench import hostile
+    for case in hostile.cases():
+        response = client.post("/api/classify", data=case.data, content_type="image/png")
+        assert response.status_code == case.status, case.name
+        assert case.words in response.get_json()["error"].lower(), case.name
