@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from builders.deepfake_real_images import source_files
+from builders.deepfake_real_images.source_tree import ArchiveError
 from dfd import spec
 from dfd.checksums import sha256_file
 
@@ -24,10 +25,15 @@ collection of OpenForensics faces (256x256 JPEG, splits Train/Validation/Test).
 
 Source JPEGs are stored byte for byte, never re-encoded. Files that are not 8-bit RGB JPEG
 but decode (grayscale, CMYK, 16-bit, palette or alpha PNG) are converted to RGB and stored
-as lossless PNG. Files that cannot be decoded (empty, truncated, not an image, or over
-{max_pixels} pixels) are dropped; each is logged, and the counts per split, with every
-dropped file and its reason, are in this dataset's metadata (`info.metadata["splits"]`),
-together with a sha256 digest of each split's source files.
+as lossless PNG. Files that cannot be decoded (empty, truncated, not an image, not JPEG,
+PNG, WebP, BMP or GIF, or over {max_pixels} pixels) and zip entries refused from their
+header (encrypted, links, oversized, zip bombs, bad CRC) are skipped; hidden (`.name`),
+backup (`name~`), duplicate and misplaced files are ignored. Each is logged, and the
+counts per split, with every such file and its reason, are in this dataset's metadata
+(`info.metadata["splits"]`), together with a sha256 digest of each split's source files.
+A zip is read in place, never extracted, and gives the same examples and digests as its
+extracted folder. A split with no usable file is left out (TFDS stores no empty split)
+and reported in the metadata.
 """.format(max_pixels=spec.MAX_IMAGE_PIXELS)
 
 
@@ -62,9 +68,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             metadata=tfds.core.MetadataDict(),
         )
 
-    def _locate_source(self, dl_manager) -> str:
+    def _locate_source(self, dl_manager):
+        """(tree, root) of the download: its folder, or its zip read in place (never
+        extracted, so a hostile archive cannot write anything)."""
         manual_dir = os.fspath(dl_manager.manual_dir)
-        root = source_files.find_dataset_root(manual_dir)
+        tree = source_files.FolderTree(manual_dir)
+        root = source_files.find_root_in(tree)
         source = {"manual_dir": manual_dir}
         if root is None:
             archive = source_files.find_zip(manual_dir)
@@ -73,53 +82,86 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     f"{manual_dir} holds neither Dataset/{{Train,Validation,Test}}/{{Real,Fake}} "
                     f"folders nor a .zip of them.{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
             source.update(archive=os.path.basename(archive), archive_sha256=sha256_file(archive))
-            extracted = os.fspath(dl_manager.extract(archive))
-            root = source_files.find_dataset_root(extracted)
+            try:
+                tree = source_files.open_tree(archive)
+            except ArchiveError as e:
+                raise FileNotFoundError(f"{e}.{self.MANUAL_DOWNLOAD_INSTRUCTIONS}") from None
+            root = source_files.find_root_in(tree)
             if root is None:
                 raise FileNotFoundError(
-                    f"{archive} extracted to {extracted}, which has no "
-                    f"Dataset/{{Train,Validation,Test}}/{{Real,Fake}} folders.")
-        source["dataset_root"] = root
+                    f"{archive} has no Dataset/{{Train,Validation,Test}}/{{Real,Fake}} folders.")
+        source["dataset_root"] = tree.describe(root)
         self.info.metadata["source"] = source
         self.info.metadata.setdefault("splits", {})
         self.info.metadata.setdefault("class_counts", {})
-        return root
+        return tree, root
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        root = self._locate_source(dl_manager)
-        present = [s for s in source_files.SPLIT_FOLDERS if source_files.list_split(root, s)]
-        if not present:
-            raise FileNotFoundError(f"{root} has split folders but no files in them.")
-        return {split: self._generate_examples(root, split) for split in present}
+        tree, root = self._locate_source(dl_manager)
+        listed = [s for s in source_files.SPLIT_FOLDERS if source_files.list_split(tree, root, s)]
+        if not listed:
+            raise FileNotFoundError(f"{tree.describe(root)} has split folders but no files in them.")
+        usable = []
+        for split in listed:
+            if self._has_an_example(tree, root, split):
+                usable.append(split)
+            else:  # TFDS cannot store an empty split: report it instead of failing the build
+                report = self._report(tree, root, split)
+                logging.warning("deepfake_real_images: split %s left out: none of its %d "
+                                "files is a usable image (reasons in metadata['splits'])",
+                                split, report["files"])
+        if not usable:
+            raise FileNotFoundError(
+                f"{tree.describe(root)}: no split holds a single usable image; every file's "
+                f"reason is logged above.")
+        return {split: self._generate_examples(tree, root, split) for split in usable}
 
-    def _generate_examples(self, root: str, split: str):
+    def _has_an_example(self, tree, root, split) -> bool:
+        """True as soon as one file of the split is usable (usually the first one)."""
+        return any(vetted.action in ("kept", "converted") for _, _, vetted in
+                   source_files.iter_vetted(tree, root, split, self.MAX_IMAGE_PIXELS))
+
+    def _report(self, tree, root, split) -> dict:
+        """Runs through a split without keeping anything, for its metadata report."""
+        for _ in self._vetted_examples(tree, root, split):
+            pass
+        return self.info.metadata["splits"][split]
+
+    def _generate_examples(self, tree, root: str, split: str):
+        yield from self._vetted_examples(tree, root, split)
+
+    def _vetted_examples(self, tree, root: str, split: str):
         counts = collections.Counter()
         per_class = collections.Counter()
-        skipped = []
+        skipped, ignored = [], []
         manifest = hashlib.sha256()
         for class_name, name, vetted in source_files.iter_vetted(
-                root, split, self.MAX_IMAGE_PIXELS):
+                tree, root, split, self.MAX_IMAGE_PIXELS):
             key = f"{class_name}/{name}"
-            manifest.update(f"{key}\t{vetted.sha256}\n".encode())
+            manifest.update(f"{key}\t{vetted.action == 'ignored'}\t{vetted.sha256}\n".encode())
             counts[vetted.action] += 1
-            if vetted.action == "skipped":
-                logging.warning("deepfake_real_images: skipped %s/%s: %s", split, key,
+            if vetted.action in ("skipped", "ignored"):
+                logging.warning("deepfake_real_images: %s %s/%s: %s", vetted.action, split, key,
                                 vetted.reason)
-                skipped.append({"file": key, "reason": vetted.reason})
+                (skipped if vetted.action == "skipped" else ignored).append(
+                    {"file": key, "reason": vetted.reason})
                 continue
             if vetted.action == "converted":
                 logging.info("deepfake_real_images: converted %s/%s (%s)", split, key,
                              vetted.reason)
             per_class[class_name] += 1
             yield key, {"image": vetted.encoded, "label": class_name, "file_name": name}
-        logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped",
-                     split, counts["kept"], counts["converted"], counts["skipped"])
+        logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped, %d ignored",
+                     split, counts["kept"], counts["converted"], counts["skipped"],
+                     counts["ignored"])
         self.info.metadata["splits"][split] = {
             "files": sum(counts.values()),
             "kept": counts["kept"],
             "converted": counts["converted"],
             "skipped": counts["skipped"],
             "skipped_files": skipped,
+            "ignored": counts["ignored"],
+            "ignored_files": ignored,
             "source_sha256": manifest.hexdigest(),
         }
         self.info.metadata["class_counts"][split] = {c: per_class[c] for c in spec.LABELS}

@@ -3,7 +3,9 @@
 The Kaggle download arrives in several shapes (the zip, the extracted `Dataset/` folder, or
 a folder holding either), and real collections always contain a few files that are not
 what their extension says. This module turns both facts into plain data the builder can
-count and report, so no single bad file can stop a 190k-image build.
+count and report, so no single bad file can stop a 190k-image build. The listing rules
+run on a `source_tree` (a folder or a zip read in place) so both shapes give the same
+examples, the same unused files and the same digests.
 """
 
 from __future__ import annotations
@@ -14,50 +16,55 @@ import io
 import os
 from typing import Iterator
 
+from builders.deepfake_real_images.source_tree import FolderTree, SourceError, ZipTree
 from dfd.imaging import gate
+
+Tree = FolderTree | ZipTree
 
 SPLIT_FOLDERS = {"train": "Train", "validation": "Validation", "test": "Test"}
 CLASS_FOLDERS = {"real": "Real", "fake": "Fake"}
 
 
-def _child(folder: str, name: str) -> str | None:
+def _child(tree: Tree, folder: str, name: str) -> str | None:
     """A child folder by case-insensitive name (Kaggle mirrors differ in case)."""
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return None
-    for entry in sorted(entries):
-        if entry.lower() == name.lower() and os.path.isdir(os.path.join(folder, entry)):
-            return os.path.join(folder, entry)
+    for entry in tree.listdir(folder):
+        path = _join(folder, entry)
+        if entry.lower() == name.lower() and tree.isdir(path):
+            return path
     return None
 
 
-def is_dataset_root(folder: str) -> bool:
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def is_dataset_root(tree: Tree, folder: str) -> bool:
     """True for a folder with at least one split folder holding Real/ or Fake/."""
     for split in SPLIT_FOLDERS.values():
-        split_dir = _child(folder, split)
-        if split_dir and any(_child(split_dir, c) for c in CLASS_FOLDERS.values()):
+        split_dir = _child(tree, folder, split)
+        if split_dir and any(_child(tree, split_dir, c) for c in CLASS_FOLDERS.values()):
             return True
     return False
 
 
-def find_dataset_root(folder: str, max_depth: int = 3) -> str | None:
-    """The shallowest folder under `folder` laid out as Kaggle's `Dataset/` (or None)."""
-    level = [folder]
+def find_root_in(tree: Tree, max_depth: int = 3) -> str | None:
+    """The shallowest folder of `tree` laid out as Kaggle's `Dataset/` ("" is the top)."""
+    level = [""]
     for _ in range(max_depth + 1):
         for candidate in level:
-            if is_dataset_root(candidate):
+            if is_dataset_root(tree, candidate):
                 return candidate
-        next_level = []
-        for candidate in level:
-            try:
-                entries = sorted(os.listdir(candidate))
-            except OSError:
-                continue
-            next_level += [os.path.join(candidate, e) for e in entries
-                           if os.path.isdir(os.path.join(candidate, e))]
-        level = next_level
+        level = [_join(c, e) for c in level for e in tree.listdir(c)
+                 if tree.isdir(_join(c, e))]
     return None
+
+
+def find_dataset_root(folder: str, max_depth: int = 3) -> str | None:
+    """The shallowest folder under `folder` laid out as Kaggle's `Dataset/` (or None)."""
+    found = find_root_in(FolderTree(folder), max_depth)
+    if found is None:
+        return None
+    return os.path.join(folder, *found.split("/")) if found else folder
 
 
 def find_zip(folder: str) -> str | None:
@@ -66,21 +73,50 @@ def find_zip(folder: str) -> str | None:
     return os.path.join(folder, zips[0]) if zips else None
 
 
-def list_split(root: str, split: str) -> list[tuple[str, str, str]]:
-    """(class name, file name, path) of every file of a split, in a fixed order."""
-    split_dir = _child(root, SPLIT_FOLDERS[split])
-    files = []
+def unused_reason(tree: Tree, path: str, name: str) -> str:
+    """Why a file in a class folder is not an example candidate ("" if it is one)."""
+    if name.startswith("."):
+        return "hidden file (name starts with '.')"
+    if name.endswith("~"):
+        return "backup file (name ends with '~')"
+    if not tree.isfile(path):
+        return "not a regular file"
+    return ""
+
+
+def _files_below(tree: Tree, folder: str) -> list[str]:
+    found = []
+    for entry in tree.listdir(folder):
+        path = _join(folder, entry)
+        found += _files_below(tree, path) if tree.isdir(path) else [path]
+    return found
+
+
+def list_split(tree: Tree, root: str, split: str) -> list[tuple[str, str, str, str]]:
+    """(class name, file name, path, reason not used or "") for every entry of a split,
+    in a fixed order: what a zip and its extracted folder both say about each file."""
+    split_dir = _child(tree, root, SPLIT_FOLDERS[split])
+    entries = []
     if not split_dir:
-        return files
+        return entries
     for class_name, folder in CLASS_FOLDERS.items():
-        class_dir = _child(split_dir, folder)
+        class_dir = _child(tree, split_dir, folder)
         if not class_dir:
             continue
-        for name in sorted(os.listdir(class_dir)):
-            path = os.path.join(class_dir, name)
-            if os.path.isfile(path):
-                files.append((class_name, name, path))
-    return files
+        for name in tree.listdir(class_dir):
+            path = _join(class_dir, name)
+            if tree.isdir(path):
+                entries += [(class_name, below[len(class_dir) + 1:], below,
+                             "inside a subfolder of the class folder")
+                            for below in _files_below(tree, path)]
+                continue
+            reason = unused_reason(tree, path, name)
+            duplicates = getattr(tree, "duplicates", {}).get(path)
+            entries.append((class_name, name, path, reason))
+            if duplicates:
+                entries += [(class_name, name, path,
+                             "duplicate entry of this name (the first one is used)")] * duplicates
+    return entries
 
 
 @dataclasses.dataclass
@@ -88,7 +124,9 @@ class Vetted:
     """One source file's fate: bytes to store (kept or converted), or why it was skipped."""
     encoded: bytes | None
     action: str
-    """"kept" (original JPEG bytes), "converted" (re-encoded as lossless PNG) or "skipped"."""
+    """"kept" (original JPEG bytes), "converted" (re-encoded as lossless PNG), "skipped"
+    (a candidate that is not a usable image) or "ignored" (not a candidate at all: hidden,
+    backup, duplicate or misplaced files)."""
     reason: str = ""
     sha256: str = ""
 
@@ -116,13 +154,25 @@ def vet(data: bytes, max_pixels: int) -> Vetted:
     return Vetted(out.getvalue(), "converted", f"{original_mode} -> RGB PNG", digest)
 
 
-def iter_vetted(root: str, split: str, max_pixels: int) -> Iterator[tuple[str, str, Vetted]]:
-    """(class name, file name, Vetted) for every file of a split; never raises on content."""
-    for class_name, name, path in list_split(root, split):
+def iter_vetted(tree: Tree, root: str, split: str,
+                max_pixels: int) -> Iterator[tuple[str, str, Vetted]]:
+    """(class name, file name, Vetted) for every entry of a split; never raises on content."""
+    for class_name, name, path, reason in list_split(tree, root, split):
+        if reason:
+            yield class_name, name, Vetted(None, "ignored", reason)
+            continue
+        problem = tree.problem(path)
+        if problem:
+            yield class_name, name, Vetted(None, "skipped", problem)
+            continue
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
+            data = tree.read(path)
+        except SourceError as e:
             yield class_name, name, Vetted(None, "skipped", f"unreadable: {e}")
             continue
         yield class_name, name, vet(data, max_pixels)
+
+
+def open_tree(path: str) -> Tree:
+    """A folder, or a zip read in place; ArchiveError if the zip is unusable as a whole."""
+    return ZipTree(path) if os.path.isfile(path) else FolderTree(path)

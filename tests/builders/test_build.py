@@ -86,3 +86,37 @@ def test_builds_real_shared_faces(tmp_path, shared_set):
     assert counts["train"] == {"real": 767, "fake": 676}
     assert counts["test"] == {"real": 154, "fake": 156}
     assert builder.info.metadata["splits"]["train"]["skipped"] == 0
+
+
+def test_hostile_zip_builds_with_every_bad_entry_counted(tmp_path):
+    """Bad CRC, encryption, a link, an oversized entry, hidden, backup and duplicate names:
+    the build finishes, nothing is extracted, and every entry is accounted for."""
+    import os
+    import stat
+    (tmp_path / "zipped").mkdir()
+    path = tmp_path / "zipped" / "kaggle.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for s in ("Train", "Test"):
+            for c in ("Real", "Fake"):
+                for i in range(2):
+                    z.writestr(f"Dataset/{s}/{c}/{i}.jpg", jpeg_bytes(seed=i + 7 * (c == "Fake")))
+        z.writestr("Dataset/Train/Real/zeros.jpg", bytes(12 * 1024 * 1024),
+                   compress_type=zipfile.ZIP_DEFLATED)
+        link = zipfile.ZipInfo("Dataset/Train/Real/link.jpg")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "../../../../etc/passwd")
+        z.writestr("Dataset/Train/Real/.hidden.jpg", jpeg_bytes(seed=3))
+        z.writestr("Dataset/Train/Fake/0.jpg~", jpeg_bytes(seed=4))
+        z.writestr("Dataset/Train/Fake/" + "n" * 300 + ".jpg", jpeg_bytes(seed=5))
+        z.writestr("Dataset/Validation/Real/only_bad.jpg", b"not an image")
+    before = sorted(os.listdir(tmp_path / "zipped"))
+    builder = build(tmp_path / "zipped", tmp_path / "out")
+    assert sorted(os.listdir(tmp_path / "zipped")) == before, "the zip was extracted"
+    assert builder.info.splits["train"].num_examples == 4
+    report = builder.info.metadata["splits"]["train"]
+    assert (report["kept"], report["skipped"], report["ignored"]) == (4, 3, 2)
+    assert report["files"] == 9
+    assert "validation" not in builder.info.splits
+    empty = builder.info.metadata["splits"]["validation"]
+    assert (empty["files"], empty["skipped"]) == (1, 1)
+    assert "not an image" in empty["skipped_files"][0]["reason"]

@@ -11,7 +11,7 @@ from PIL import Image
 from builders.deepfake_real_images import source_files
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb
 from dfd import spec
-from dfd.lite import imageio
+from dfd.imaging import gate as imageio
 
 LIMIT = spec.MAX_IMAGE_PIXELS
 
@@ -101,10 +101,12 @@ def test_unreadable_file_is_skipped(tmp_path):
     (root / "Train" / "Real" / "good.jpg").write_bytes(jpeg_bytes())
     missing = root / "Train" / "Real" / "dangling.jpg"
     missing.symlink_to(tmp_path / "nowhere.jpg")
-    fates = {name: v for _, name, v in source_files.iter_vetted(str(root), "train", LIMIT)}
+    tree = source_files.FolderTree(str(root))
+    fates = {name: v for _, name, v in source_files.iter_vetted(tree, "", "train", LIMIT)}
     assert fates["good.jpg"].action == "kept"
-    # A dangling link is not a regular file: it is never listed, so nothing can crash on it.
-    assert "dangling.jpg" not in fates
+    # A dangling link is not a regular file: never opened, counted as not used.
+    assert (fates["dangling.jpg"].action, fates["dangling.jpg"].reason) == (
+        "ignored", "not a regular file")
 
 
 def test_image_error_names_the_reason_for_users():
