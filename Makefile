@@ -9,6 +9,12 @@ RUN ?= runs/demo
 # on real data instead of generated images.
 SOURCE ?=
 DEMO_SOURCE := $(if $(SOURCE),$(SOURCE),$(RUN)/source)
+# Framework INFO logs stay hidden (progress and results only); `make demo VERBOSITY=0`
+# brings TensorFlow's, TFDS's and absl's back (dfd/quiet.py).
+VERBOSITY ?=
+TFDS_QUIET := $(if $(VERBOSITY),--verbosity=$(VERBOSITY),--verbosity=-1)
+export TF_CPP_MIN_LOG_LEVEL ?= $(if $(VERBOSITY),0,2)
+PASS_VERBOSITY := $(if $(VERBOSITY),--verbosity=$(VERBOSITY))
 
 .PHONY: demo test venv clean
 
@@ -24,13 +30,17 @@ demo: venv
 	rm -rf $(RUN)
 	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
 	$(VENV)/bin/tfds build builders/deepfake_real_images --manual_dir=$(DEMO_SOURCE) \
-	    --data_dir=$(RUN)/tfds
-	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train
-	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test
-	$(PY) -m export --workdir=$(RUN)/train --out=$(RUN)/export
-	test_dir=$$(find $(DEMO_SOURCE) $(RUN)/tfds/downloads -type d -iname Test 2>/dev/null | head -1); \
-	$(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \
-	    > $(RUN)/classify_test.jsonl
+	    --data_dir=$(RUN)/tfds $(TFDS_QUIET)
+	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \
+	    $(PASS_VERBOSITY)
+	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test $(PASS_VERBOSITY)
+	$(PY) -m export --workdir=$(RUN)/train --out=$(RUN)/export $(PASS_VERBOSITY)
+	test_dir=$$(find $(DEMO_SOURCE) -type d -iname Test 2>/dev/null | head -1); \
+	if [ -n "$$test_dir" ]; then \
+	    $(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \
+	        > $(RUN)/classify_test.jsonl; \
+	else echo "dfd-lite classify skipped: $(DEMO_SOURCE) holds a zip, which the build reads" \
+	    "in place; extract its Test/ folder to classify it"; fi
 
 test: venv
 	$(PY) -m pytest

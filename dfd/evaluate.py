@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from dfd import data, metrics, robustness
+from dfd import quiet  # first: TensorFlow reads its log level as it loads
+from dfd import data, metrics, robustness  # noqa: E402
 
 BEST_MODEL = "best.keras"
 FINAL_MODEL = "final.keras"
@@ -218,6 +219,7 @@ def main(argv) -> None:
     from dfd.flags import FLAGS
     import sys
     del argv
+    quiet.quiet_frameworks()
     try:
         report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
                                   FLAGS.robustness_splits, FLAGS.data_dir)

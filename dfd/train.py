@@ -21,7 +21,8 @@ import sys
 
 from absl import app, flags, logging
 
-import dfd.flags
+from dfd import quiet  # first: TensorFlow reads its log level as it loads
+import dfd.flags  # noqa: E402
 from dfd import data, evaluate, hardware, models, multi_worker
 from dfd.flags import FLAGS
 
@@ -248,6 +249,7 @@ def absolute_paths() -> None:
 
 
 def main(argv) -> None:
+    quiet.quiet_frameworks()
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     absolute_paths()

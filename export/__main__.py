@@ -27,7 +27,8 @@ import sys
 import numpy as np
 from absl import app, flags, logging
 
-from dfd import data, evaluate, spec
+from dfd import quiet  # first: TensorFlow reads its log level as it loads
+from dfd import data, evaluate, spec  # noqa: E402
 from dfd.lite.detector import Detector
 from dfd.lite.kernels import GOLDEN
 from export import golden, model_card, parity, saved_model, tflite
@@ -212,6 +213,7 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
 
 def main(argv) -> None:
     from dfd.flags import FLAGS
+    quiet.quiet_frameworks()
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     out = FLAGS.out or os.path.join(FLAGS.workdir, "export")
