@@ -100,7 +100,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         tree, root = self._locate_source(dl_manager)
         listed = [s for s in source_files.SPLIT_FOLDERS if source_files.list_split(tree, root, s)]
         if not listed:
-            raise FileNotFoundError(f"{tree.describe(root)} has split folders but no files in them.")
+            raise FileNotFoundError(
+                f"{tree.describe(root)} has split folders but no files in them.")
         usable = []
         for split in listed:
             if self._has_an_example(tree, root, split):
