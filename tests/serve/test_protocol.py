@@ -25,7 +25,9 @@ class GateOnlyDetector:
     """Decodes through the real gate, then answers a fixed verdict; counts concurrency."""
 
     description = {"file": "stub.tflite", "name": "stub", "precision": "float32",
-                   "image_size": 32, "dfd_version": None}
+                   "image_size": 32, "dfd_version": None, "interpreter": "none",
+                   "kernels": "none", "threads": 1,
+                   "kernel_check": {"reason": "a stand-in detector, no interpreter"}}
 
     def __init__(self):
         self.lock = threading.Lock()
