@@ -45,6 +45,7 @@ def load_config(workdir: str, data_dir: str | None = None) -> dict:
 
 def load_model(workdir: str):
     import keras
+    import dfd.loss_scaling  # noqa: F401  (registers the optimizer a mixed-precision run saved)
     import dfd.models  # noqa: F401  (registers dfd's serialisable layers)
     for name in (BEST_MODEL, FINAL_MODEL):
         path = os.path.join(workdir, name)

@@ -23,7 +23,7 @@ from absl import app, flags, logging
 
 from dfd import quiet  # first: TensorFlow reads its log level as it loads
 import dfd.flags  # noqa: E402
-from dfd import data, evaluate, hardware, models, multi_worker
+from dfd import data, evaluate, hardware, loss_scaling, models, multi_worker
 from dfd.flags import FLAGS
 
 
@@ -210,7 +210,7 @@ def train_and_evaluate(workdir: str) -> dict:
                 optimizer.build(model.trainable_variables)
             else:
                 model.compile(
-                    optimizer=optimizer,
+                    optimizer=loss_scaling.wrap(optimizer, precision),
                     loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
                     metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
                              keras.metrics.AUC(name="auc"),
