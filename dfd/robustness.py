@@ -113,18 +113,32 @@ def score_suite(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str]
     (N, S, S, 3) batch to P(fake). Sources are read once: each image is degraded every way
     while it is in memory, so a split is never held whole.
     """
+    return score_suites(sources, names, preprocess, {"model": score_batch},
+                        {"model": threshold}, batch_size, seed)["model"]
+
+
+def score_suites(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str],
+                 preprocess: Callable[[np.ndarray], np.ndarray],
+                 scorers: dict[str, Callable[[np.ndarray], np.ndarray]],
+                 thresholds: dict[str, float], batch_size: int = 64,
+                 seed: int = SEED) -> dict[str, dict]:
+    """`score_suite` for several scorers of one input contract (e.g. an export's float32
+    and int8 files) in one pass: decoding and degrading a split costs more than scoring
+    it, so each degraded image is made once and judged by every scorer."""
     names = list(names)
     unknown = [n for n in names if n not in DEGRADATIONS]
     if unknown:
         raise ValueError(f"unknown degradation(s) {unknown}; choose from {list(DEGRADATIONS)}")
-    scores = {name: [] for name in names}
+    scores = {key: {name: [] for name in names} for key in scorers}
     pending = {name: [] for name in names}
     labels = []
 
     def flush(name):
         if pending[name]:
-            scores[name].append(np.asarray(score_batch(np.stack(pending[name])),
-                                           np.float64).reshape(-1))
+            batch = np.stack(pending[name])
+            for key, score_batch in scorers.items():
+                scores[key][name].append(
+                    np.asarray(score_batch(batch), np.float64).reshape(-1))
             pending[name] = []
 
     for index, (image, label) in enumerate(sources):
@@ -136,8 +150,9 @@ def score_suite(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str]
     for name in names:
         flush(name)
     labels = np.asarray(labels)
-    return summarize({name: np.concatenate(scores[name]) if scores[name] else np.zeros(0)
-                      for name in names}, labels, threshold, seed)
+    return {key: summarize({name: np.concatenate(per[name]) if per[name] else np.zeros(0)
+                            for name in names}, labels, thresholds[key], seed)
+            for key, per in scores.items()}
 
 
 def summarize(scores: dict[str, np.ndarray], labels: np.ndarray, threshold: float,

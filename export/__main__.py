@@ -109,6 +109,11 @@ ROBUSTNESS_PRECISIONS = ("float32", "int8")
 """The device files the robustness suite judges (float16 answers as float32 does)."""
 
 
+def scorer(detector: Detector):
+    """A uint8 (N, S, S, 3) batch -> P(fake) array, as the device scores each image."""
+    return lambda batch: np.array([detector.p_fake_pixels(image) for image in batch])
+
+
 def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     """The robustness suite (dfd.robustness) for the exported .tflite files, each run by
     dfd's edge runtime exactly as a device runs it, at the model card's default threshold.
@@ -117,14 +122,13 @@ def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     from dfd.lite import preprocess
 
     size = config["image_size"]
-    reports = {}
-    for precision in ROBUSTNESS_PRECISIONS:
-        detector = Detector(os.path.join(out, tflite_name(precision)))
-        reports[precision] = robustness.score_suite(
-            evaluate.source_images(config, split), robustness.SUITES[suite],
-            lambda rgb: preprocess.preprocess(rgb, size),
-            lambda batch: np.array([detector.p_fake_pixels(image) for image in batch]),
-            threshold=detector.threshold)
+    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)))
+                 for precision in ROBUSTNESS_PRECISIONS}
+    reports = robustness.score_suites(
+        evaluate.source_images(config, split), robustness.SUITES[suite],
+        lambda rgb: preprocess.preprocess(rgb, size),
+        {precision: scorer(detector) for precision, detector in detectors.items()},
+        {precision: detector.threshold for precision, detector in detectors.items()})
     result = {"split": split, "suite": suite, "tflite": reports}
     with open(os.path.join(out, ROBUSTNESS), "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)

@@ -338,3 +338,14 @@ def test_export_of_a_folder_that_is_not_a_run_names_it(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert f"{tmp_path}/config.json is missing" in out.stderr
+
+
+def test_bundle_reports_robustness_of_each_device_file_on_the_same_images(tiny_export):
+    """float32 and int8 are judged on the same degraded images, as a device runs them."""
+    from dfd import robustness
+    report = json.loads((tiny_export / "robustness.json").read_text())
+    assert set(report["tflite"]) == {"float32", "int8"}
+    for entry in report["tflite"].values():
+        assert entry["examples"] == 16  # the generated test split: 8 fake, 8 real
+        assert set(entry["degradations"]) == set(robustness.SUITES[report["suite"]])
+    assert (tiny_export / "robustness.png").stat().st_size > 0

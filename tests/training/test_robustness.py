@@ -70,6 +70,28 @@ def test_report_has_auc_accuracy_mean_and_worst_and_repeats():
     assert run() == report
 
 
+def test_several_scorers_share_one_pass_and_each_gets_its_own_report():
+    """An export judges float32 and int8 together: each degraded image is made once."""
+    sources = [(Image.fromarray(np.full((40, 40, 3), 60 + 120 * label, np.uint8)), label)
+               for label in [0, 1] * 4]
+    reads = []
+
+    def counted():
+        for item in sources:
+            reads.append(1)
+            yield item
+
+    names, contract = ["none", "jpeg50"], (lambda rgb: preprocess.preprocess(rgb, 16))
+    inverted = lambda batch: 1.0 - fake_is_bright(batch)
+    reports = robustness.score_suites(counted(), names, contract,
+                                      {"right": fake_is_bright, "inverted": inverted},
+                                      {"right": 0.5, "inverted": 0.5}, batch_size=3)
+    assert len(reads) == len(sources)
+    assert reports["right"] == robustness.score_suite(iter(sources), names, contract,
+                                                      fake_is_bright, batch_size=3)
+    assert reports["inverted"]["degradations"]["none"] == {"auc": 0.0, "accuracy": 0.0}
+
+
 def test_unknown_degradation_is_refused_by_name():
     with pytest.raises(ValueError, match="sepia"):
         robustness.score_suite(iter([]), ["sepia"], lambda x: x, fake_is_bright)
