@@ -28,9 +28,9 @@ TWO_LOGICAL_CPUS = (
 
 
 GPU_BATCH, GPU_LEARNING_RATE, BATCH = 512, 8e-3, 16
-"""gpu.flags' batch and rate; scaled down, the rate follows the batch (linear scaling rule):
-at batch 16 the flagfile's 8e-3 drove mixed-precision dfdnet to a NaN loss within three
-epochs here, in two runs of three."""
+"""gpu.flags' batch and rate; scaled down, the rate follows the batch (linear scaling rule),
+as a user shrinking the batch should. (The NaN losses once blamed on 8e-3 at batch 16 were
+Keras's loss-scaling defect under MirroredStrategy, fixed by dfd/loss_scaling.py.)"""
 
 
 def gpu_flagfile_run(data_dir, workdir, cache, epochs):
