@@ -34,7 +34,7 @@ demo: venv
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \
 	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test $(PASS_VERBOSITY)
-	$(PY) -m export --workdir=$(RUN)/train --out=$(RUN)/export $(PASS_VERBOSITY)
+	$(PY) -m dfd.export --workdir=$(RUN)/train --out=$(RUN)/export $(PASS_VERBOSITY)
 	test_dir=$$(find $(DEMO_SOURCE) -type d -iname Test 2>/dev/null | head -1); \
 	if [ -n "$$test_dir" ]; then \
 	    $(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \

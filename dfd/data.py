@@ -115,7 +115,7 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) ->
 def builder(data_dir: str, dataset: str = DEFAULT_DATASET):
     """The TFDS builder of a built data dir (registers dfd's own dataset first)."""
     if dataset == DEFAULT_DATASET:
-        import builders.deepfake_real_images  # noqa: F401  (registers the builder)
+        import dfd.builders.deepfake_real_images  # noqa: F401  (registers the builder)
     return tfds.builder(dataset, data_dir=data_dir)
 
 

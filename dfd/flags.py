@@ -90,7 +90,7 @@ flags.DEFINE_enum("mixed_precision", "auto", ["auto", "on", "off"],
 flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "auto = multi_worker when TF_CONFIG names workers, mirrored on >1 GPU.")
 
-# Export (python -m export).
+# Export (python -m dfd.export).
 flags.DEFINE_string("out", None, "export: folder for the SavedModel, .tflite files, model.json "
                     "and parity.json (default: WORKDIR/export).")
 flags.DEFINE_integer("calibration_examples", 300,

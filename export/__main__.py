@@ -1,4 +1,5 @@
-"""Export a trained run: `python -m export --workdir=runs/x [--out=runs/x/export]` (`dfd-export`).
+"""Export a trained run: `python -m dfd.export --workdir=runs/x [--out=runs/x/export]`
+(`dfd-export`).
 
 Writes, into --out:
   saved_model/          two signatures (uint8 images of any size, encoded bytes) -> p_fake
@@ -13,7 +14,7 @@ Writes, into --out:
                         figures (also printed)
   robustness.json/.png  the robustness suite (--robustness) on --parity_split for the
                         float32 and int8 files, run by the edge runtime as a device runs them
-and fails (exit 1, after writing everything) when the int8 gate fails (export.parity: AUC
+and fails (exit 1, after writing everything) when the int8 gate fails (dfd.export.parity: AUC
 drop and verdict flips on confidently scored images, with tolerances that know the split).
 """
 
@@ -31,7 +32,7 @@ from dfd import quiet  # first: TensorFlow reads its log level as it loads
 from dfd import data, evaluate, spec  # noqa: E402
 from dfd.lite.detector import Detector
 from dfd.lite.kernels import GOLDEN
-from export import golden, model_card, parity, saved_model, tflite
+from dfd.export import golden, model_card, parity, saved_model, tflite
 
 SAVED_MODEL = "saved_model"
 PARITY = "parity.json"

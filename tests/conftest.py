@@ -91,7 +91,7 @@ def tiny_tfds(tmp_path_factory):
     """A built deepfake_real_images data dir from generated demo images (64x64, a few dozen)."""
     import tensorflow_datasets as tfds
 
-    from builders.deepfake_real_images import Builder
+    from dfd.builders.deepfake_real_images import Builder
     from dfd import demo_data
 
     base = tmp_path_factory.mktemp("tiny_tfds")
@@ -114,7 +114,7 @@ def tiny_export(tiny_tfds, tmp_path_factory):
     run_module("dfd.train", f"--data_dir={tiny_tfds / 'tfds'}", f"--workdir={base / 'run'}",
                "--model=dfdnet", f"--image_size={TINY_IMAGE_SIZE}", "--batch_size=8",
                "--epochs=2", "--augment=", "--early_stopping_patience=0")
-    run_module("export", f"--workdir={base / 'run'}", f"--out={base / 'export'}",
+    run_module("dfd.export", f"--workdir={base / 'run'}", f"--out={base / 'export'}",
                "--calibration_examples=24")
     return base / "export"
 

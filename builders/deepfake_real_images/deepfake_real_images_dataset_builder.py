@@ -14,8 +14,8 @@ import os
 import tensorflow_datasets as tfds
 from absl import logging
 
-from builders.deepfake_real_images import source_files
-from builders.deepfake_real_images.source_tree import ArchiveError
+from dfd.builders.deepfake_real_images import source_files
+from dfd.builders.deepfake_real_images.source_tree import ArchiveError
 from dfd import spec
 from dfd.checksums import sha256_file
 
@@ -51,6 +51,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     holds the zip as downloaded, the extracted Dataset/ folder, or a folder containing it.
     """
     MAX_IMAGE_PIXELS = spec.MAX_IMAGE_PIXELS
+    # TFDS looks for README.md and CITATIONS.bib under the top package's folder followed by
+    # the module path (dfd/builders/...), a folder an editable install (package_dir maps
+    # dfd.builders onto builders/) does not have; this folder is where they are.
+    pkg_dir_path = tfds.core.Path(__file__).parent
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(

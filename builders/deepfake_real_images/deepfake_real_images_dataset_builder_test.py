@@ -6,7 +6,7 @@ grayscale PNG (must be converted and kept), so the expected counts below prove b
 
 import tensorflow_datasets as tfds
 
-from builders.deepfake_real_images import deepfake_real_images_dataset_builder
+from dfd.builders.deepfake_real_images import deepfake_real_images_dataset_builder
 
 
 class DeepfakeRealImagesTest(tfds.testing.DatasetBuilderTestCase):

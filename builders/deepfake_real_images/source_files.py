@@ -16,7 +16,7 @@ import io
 import os
 from typing import Iterator
 
-from builders.deepfake_real_images.source_tree import FolderTree, SourceError, ZipTree
+from dfd.builders.deepfake_real_images.source_tree import FolderTree, SourceError, ZipTree
 from dfd.imaging import gate
 
 Tree = FolderTree | ZipTree

@@ -23,7 +23,7 @@ from dfd import data
 
 
 def build(source: str, data_dir: str) -> tuple[float, int]:
-    from builders.deepfake_real_images import Builder
+    from dfd.builders.deepfake_real_images import Builder
     builder = Builder(data_dir=data_dir)
     start = time.perf_counter()
     builder.download_and_prepare(

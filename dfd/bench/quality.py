@@ -27,7 +27,7 @@ def build_set(source: str, data_dir: str) -> None:
     """The set's TFDS build, once; later runs reuse it."""
     import tensorflow_datasets as tfds
 
-    from builders.deepfake_real_images import Builder
+    from dfd.builders.deepfake_real_images import Builder
 
     builder = Builder(data_dir=data_dir)
     if not builder.is_prepared():
@@ -54,11 +54,11 @@ def run_recipe(flagfile: str, data_dir: str, workdir: str, epochs: int,
 
 
 def export_run(workdir: str) -> str:
-    """`python -m export` as a user runs it, with the robustness suite on the device files.
+    """`python -m dfd.export` as a user runs it, with the robustness suite on the device files.
     The int8 gate is lifted: the bench reports int8 figures, it does not judge them."""
     out = os.path.join(workdir, "export")
     if not os.path.exists(os.path.join(out, "robustness.json")):
-        command = [sys.executable, "-m", "export", f"--workdir={workdir}", f"--out={out}",
+        command = [sys.executable, "-m", "dfd.export", f"--workdir={workdir}", f"--out={out}",
                    "--robustness=full", "--int8_max_auc_drop=1", "--int8_max_flip_rate=1"]
         with open(workdir + ".export.log", "w") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT,

@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import numpy as np
-from builders.deepfake_real_images import Builder
+from dfd.builders.deepfake_real_images import Builder
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb, write_kaggle_folder
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builders.deepfake_real_images import source_files
+from dfd.builders.deepfake_real_images import source_files
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb
 from dfd import spec
 from dfd.imaging import gate as imageio

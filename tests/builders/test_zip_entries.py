@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from builders.deepfake_real_images import source_files
-from builders.deepfake_real_images.source_tree import ArchiveError, ZipTree
+from dfd.builders.deepfake_real_images import source_files
+from dfd.builders.deepfake_real_images.source_tree import ArchiveError, ZipTree
 from conftest import jpeg_bytes, write_kaggle_folder
 from dfd import spec
 

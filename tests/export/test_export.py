@@ -1,4 +1,4 @@
-"""`python -m export` on a tiny trained run: the artifacts a server and a device rely on."""
+"""`python -m dfd.export` on a tiny trained run: the artifacts a server and a device rely on."""
 
 import json
 import os
@@ -15,7 +15,7 @@ from dfd import checksums, metrics, models, spec
 from dfd.lite import tensors
 from dfd.lite.detector import Detector
 from dfd.lite.interpreter import load_interpreter
-from export import model_card, parity, saved_model, tflite
+from dfd.export import model_card, parity, saved_model, tflite
 
 pytestmark = pytest.mark.slow
 TFLITE_FILES = [f"model_{p}.tflite" for p in tflite.PRECISIONS]
@@ -102,7 +102,7 @@ def test_golden_vectors_are_the_reference_kernels_answers_on_fixed_inputs(tiny_e
 
 def test_golden_inputs_are_recorded_again_identically(tiny_export, tmp_path):
     """Deterministic: the synthetic images do not depend on the run or the machine."""
-    from export import golden
+    from dfd.export import golden
     first = golden.synthetic_images(TINY_IMAGE_SIZE)
     second = golden.synthetic_images(TINY_IMAGE_SIZE)
     assert [s for s, _ in first] == [s for s, _ in second]
@@ -184,7 +184,7 @@ def test_untrained_model_exports_through_the_default_gate(tiny_tfds, tmp_path):
         "data_dir": str(tiny_tfds / "tfds"), "dataset": "deepfake_real_images",
         "model": "dfdnet", "image_size": TINY_IMAGE_SIZE, "batch_size": 8,
         "train_split": "train", "eval_split": "validation"}))
-    run_module("export", f"--workdir={run}", f"--out={tmp_path / 'export'}",
+    run_module("dfd.export", f"--workdir={run}", f"--out={tmp_path / 'export'}",
                "--calibration_examples=24")
     report = json.loads((tmp_path / "export" / "parity.json").read_text())
     assert 0.2 < report["saved_model"]["auc"] < 0.8, "not a near-chance model"
@@ -334,7 +334,7 @@ def test_model_needing_non_builtin_ops_fails_export_naming_the_op():
 
 
 def test_export_of_a_folder_that_is_not_a_run_names_it(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "export", f"--workdir={tmp_path}"],
+    out = subprocess.run([sys.executable, "-m", "dfd.export", f"--workdir={tmp_path}"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert f"{tmp_path}/config.json is missing" in out.stderr

@@ -127,7 +127,7 @@ def tiny_efficientnet_export(tiny_tfds, tmp_path_factory):
     run_module("dfd.train", f"--data_dir={tiny_tfds / 'tfds'}", f"--workdir={base / 'run'}",
                "--model=efficientnet_lite0", "--image_size=32", "--batch_size=8", "--epochs=1",
                "--freeze_epochs=0", "--augment=", "--early_stopping_patience=0")
-    run_module("export", f"--workdir={base / 'run'}", f"--out={base / 'export'}",
+    run_module("dfd.export", f"--workdir={base / 'run'}", f"--out={base / 'export'}",
                "--calibration_examples=24", "--int8_max_auc_drop=1", "--int8_max_flip_rate=1")
     return base / "export"
 

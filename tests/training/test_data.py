@@ -101,7 +101,7 @@ def build_tiny(source: pathlib.Path, data_dir: pathlib.Path, seed: int) -> str:
     """A validation-only deepfake_real_images build of 6 generated images."""
     import tensorflow_datasets as tfds
 
-    from builders.deepfake_real_images import Builder
+    from dfd.builders.deepfake_real_images import Builder
     from dfd import demo_data
 
     demo_data.generate(str(source), {"Validation": 3}, size=40, seed=seed)

@@ -82,7 +82,7 @@ def test_gpu_flagfile_trains_resumes_evaluates_and_exports_on_two_logical_device
     assert "validation: accuracy" in evaluated.stdout
 
     export = tmp_path / "export"
-    exported = subprocess.run([sys.executable, "-m", "export", f"--workdir={workdir}",
+    exported = subprocess.run([sys.executable, "-m", "dfd.export", f"--workdir={workdir}",
                                f"--out={export}", "--calibration_examples=16",
                                "--int8_max_auc_drop=1", "--int8_max_flip_rate=1"], env=TF_ENV,
                               capture_output=True, text=True, timeout=600)

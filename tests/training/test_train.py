@@ -99,7 +99,7 @@ def test_a_run_moves_with_its_data_and_works_from_any_directory(tiny_tfds, tmp_p
     found = run("dfd.evaluate", "--data_dir=../moved", "--split=test")
     assert found.returncode == 0, found.stderr[-2000:]
     assert "test: accuracy" in found.stdout
-    exported = run("export", "--data_dir=../moved", "--out=export", "--calibration_examples=8")
+    exported = run("dfd.export", "--data_dir=../moved", "--out=export", "--calibration_examples=8")
     assert exported.returncode == 0, exported.stderr[-2000:]
     parity_report = json.loads((elsewhere / "export" / "parity.json").read_text())
     assert parity_report["examples"] == 16
