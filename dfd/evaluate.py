@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from dfd import quiet  # first: TensorFlow reads its log level as it loads
+quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
 from dfd import data, metrics, robustness  # noqa: E402
 
 BEST_MODEL = "best.keras"

@@ -6,12 +6,23 @@ point imports this module before anything that imports TensorFlow (importing it 
 default, unless the user set it or asked for logs); once absl has parsed the flags,
 `quiet_frameworks()` lets INFO lines from dfd's own modules through and hides the rest.
 `--verbosity=N` (absl's own flag) or DFD_FRAMEWORK_LOGS=1 brings everything back.
+
+TF_CPP_MIN_LOG_LEVEL does not reach every line: TensorFlow 2.21's libraries log through
+Abseil's C++ logging, which writes every message to stderr until `absl::InitializeLog()`
+is called (never, in a Python process) and has no run-time setting for it, so loading TF
+prints "All log messages before absl::InitializeLog() ...", oneDNN's and the CUDA stub's
+INFO lines, and, on a machine with CUDA libraries but no driver, a `cuInit` error. The
+only place to stop them is the file descriptor: `import_tensorflow()` loads TF and lets
+it find its devices with stderr going into a pipe, then writes back every line the
+level would have let through.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import runpy
 import sys
 
 ENV = "DFD_FRAMEWORK_LOGS"
@@ -23,9 +34,23 @@ FRAMEWORK_LOGGERS = ("tensorflow", "tensorflow_datasets", "keras", "h5py", "jax"
 
 
 def logs_requested(argv: list[str] | None = None) -> bool:
+    """DFD_FRAMEWORK_LOGS=1, or absl's `--verbosity`/`-v` at 0 (INFO) or more; a negative
+    verbosity (`--verbosity=-1`, as `make demo` passes to `tfds build`) asks for less."""
     argv = sys.argv if argv is None else argv
-    return os.environ.get(ENV) == "1" or any(
-        arg == "-v" or arg.startswith(("--verbosity", "-v=")) for arg in argv[1:])
+    if os.environ.get(ENV) == "1":
+        return True
+    args = argv[1:]
+    for i, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name not in ("-v", "--verbosity"):
+            continue
+        if not equals:
+            value = args[i + 1] if i + 1 < len(args) else ""
+        try:
+            return int(value) >= 0
+        except ValueError:
+            return True  # absl will name the bad value; nothing to hide meanwhile
+    return False
 
 
 if not logs_requested():
@@ -51,3 +76,77 @@ def quiet_frameworks() -> None:
         handler.addFilter(OwnInfoOnly())
     for name in FRAMEWORK_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+_ABSL_LINE = re.compile(r"^([IWEF])\d{4} ")
+_LEVELS = "IWEF"
+NOISE = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "failed call to cuInit",
+)
+"""Start-up lines that say nothing about this run: Abseil's banner, and the CUDA driver
+probe's error on a machine without a GPU (the device list in the run's config says so)."""
+
+
+def shown(line: str, level: int) -> bool:
+    """Whether a captured start-up line passes TF_CPP_MIN_LOG_LEVEL=`level` (0-3); at 0
+    (the user asked for everything) even the noise is shown."""
+    if level <= 0:
+        return True
+    if any(words in line for words in NOISE):
+        return False
+    kind = _ABSL_LINE.match(line)
+    return kind is None or _LEVELS.index(kind.group(1)) >= level
+
+
+def import_tensorflow():
+    """Imports TensorFlow and initialises its devices with C++ start-up lines filtered.
+
+    Filtered only when logs were not requested; lines of no C++ origin (Python warnings,
+    a crash's message) and lines at or above the level are written back unchanged, after
+    the import, even when it raises. The lines are held in an in-memory file, not a pipe:
+    a library loading under the import lock could fill a pipe nobody is reading.
+    """
+    if logs_requested() or "tensorflow" in sys.modules:
+        import tensorflow as tf
+        return tf
+    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    held = _in_memory_file()
+    os.dup2(held.fileno(), 2)
+    try:
+        import tensorflow as tf
+        tf.config.list_physical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+        text = held.read().decode("utf-8", "replace")
+        held.close()
+        sys.stderr.write("".join(line for line in text.splitlines(keepends=True)
+                                 if shown(line, level)))
+        sys.stderr.flush()
+    return tf
+
+
+def _in_memory_file():
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("dfd-tf-startup"), "w+b")
+    import tempfile
+    return tempfile.TemporaryFile()
+
+
+def main(argv: list[str]) -> None:
+    """`python -m dfd.quiet MODULE ARGS...`: runs a module that loads TensorFlow (such as
+    TFDS's `tfds` command) with the same quiet start-up as dfd's own entry points."""
+    if len(argv) < 2:
+        sys.exit("usage: python -m dfd.quiet MODULE [ARGS...]")
+    import_tensorflow()
+    sys.argv = argv[1:]
+    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

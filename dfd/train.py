@@ -22,9 +22,10 @@ import sys
 from absl import app, flags, logging
 
 from dfd import quiet  # first: TensorFlow reads its log level as it loads
+quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
 import dfd.flags  # noqa: E402
-from dfd import data, evaluate, hardware, loss_scaling, models, multi_worker
-from dfd.flags import FLAGS
+from dfd import data, evaluate, hardware, loss_scaling, models, multi_worker  # noqa: E402
+from dfd.flags import FLAGS  # noqa: E402
 
 
 def write_flags(workdir: str) -> str:

@@ -29,10 +29,11 @@ import numpy as np
 from absl import app, flags, logging
 
 from dfd import quiet  # first: TensorFlow reads its log level as it loads
+quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
 from dfd import data, evaluate, spec  # noqa: E402
-from dfd.lite.detector import Detector
-from dfd.lite.kernels import GOLDEN
-from dfd.export import golden, model_card, parity, saved_model, tflite
+from dfd.lite.detector import Detector  # noqa: E402
+from dfd.lite.kernels import GOLDEN  # noqa: E402
+from dfd.export import golden, model_card, parity, saved_model, tflite  # noqa: E402
 
 SAVED_MODEL = "saved_model"
 PARITY = "parity.json"

@@ -24,9 +24,49 @@ def test_framework_info_is_hidden_and_own_info_and_warnings_pass():
     assert keep.filter(record(str(ROOT / "builders" / "deepfake_real_images" / "x.py")))
 
 
+@pytest.mark.parametrize("argv,requested", [
+    ([], False), (["--verbosity=0"], True), (["-v", "1"], True), (["--verbosity", "0"], True),
+    (["--verbosity=-1"], False), (["-v=-2"], False), (["--flagfile=x", "--verbosity=x"], True),
+])
+def test_only_a_non_negative_verbosity_asks_for_framework_logs(argv, requested):
+    assert quiet.logs_requested(["prog", *argv]) == requested
+
+
+@pytest.mark.parametrize("line,level,shown", [
+    ("WARNING: All log messages before absl::InitializeLog() is called are written to "
+     "STDERR\n", 2, False),
+    ("I0000 00:00:1795674709.431991   13757 port.cc:153] oneDNN custom operations are on.\n",
+     2, False),
+    ("W0000 00:00:1.0 1 x.cc:1] a warning\n", 1, True),
+    ("W0000 00:00:1.0 1 x.cc:1] a warning\n", 2, False),
+    ("E0000 00:00:1.0 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n", 2, False),
+    ("E0000 00:00:1.0 1 x.cc:1] a real error\n", 2, True),
+    ("I0000 00:00:1.0 1 x.cc:1] everything at level 0\n", 0, True),
+    ("ImportError: a Python message, not C++ logging\n", 3, True),
+])
+def test_startup_lines_are_judged_by_their_level(line, level, shown):
+    assert quiet.shown(line, level) == shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv,shown", [([], False), (["--verbosity=0"], True)])
+def test_entry_point_start_up_is_silent_unless_asked(tmp_path, argv, shown):
+    """TensorFlow 2.21 prints Abseil's banner and oneDNN/CUDA INFO lines while it loads,
+    whatever TF_CPP_MIN_LOG_LEVEL says; a user of dfd.evaluate sees only dfd's own words."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("TF_CPP_MIN_LOG_LEVEL", "DFD_FRAMEWORK_LOGS")}
+    out = subprocess.run([sys.executable, "-m", "dfd.evaluate", f"--workdir={tmp_path}",
+                          *argv], env=clean, capture_output=True, text=True, timeout=300)
+    assert "config.json is missing" in out.stderr
+    startup = [line for line in out.stderr.splitlines()
+               if "absl::InitializeLog" in line or quiet._ABSL_LINE.match(line)]
+    assert bool(startup) == shown, out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("argv,env,expected", [
     ([], {}, "2"),
     (["--verbosity=0"], {}, None),
+    (["--verbosity=-1"], {}, "2"),
     ([], {"DFD_FRAMEWORK_LOGS": "1"}, None),
     ([], {"TF_CPP_MIN_LOG_LEVEL": "0"}, "0"),
 ])
