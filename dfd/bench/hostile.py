@@ -8,6 +8,7 @@ few hundred bytes to a few hundred KB: no binary blobs in the repository.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import struct
 import zlib
@@ -86,6 +87,16 @@ def jpeg_claiming_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def progressive_scan_bomb(side: int, extra_scans: int) -> bytes:
+    """A flat gray progressive JPEG whose last scan is repeated `extra_scans` times: each
+    copy is a few bytes of end-of-band run, yet libjpeg visits every block for it (4 MP
+    and 200 copies: 18 KB and 5 s of decoding on a loaded 2-core machine)."""
+    data = _encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=50)
+    last = data.rindex(b"\xff\xda")
+    end = data.rindex(b"\xff\xd9")
+    return data[:end] + data[last:end] * extra_scans + data[end:]
+
+
 def _written(fmt: str, mode: str = "RGB") -> bytes | None:
     try:
         return _encode(_picture(mode), fmt)
@@ -93,8 +104,18 @@ def _written(fmt: str, mode: str = "RGB") -> bytes | None:
         return None
 
 
+@functools.cache
+def _cases() -> tuple[Case, ...]:
+    return tuple(_craft())
+
+
 def cases() -> list[Case]:
-    """Every hostile class, crafted now; formats this Pillow cannot write are left out."""
+    """Every hostile class (crafted once per process, which takes seconds); formats this
+    Pillow cannot write are left out."""
+    return list(_cases())
+
+
+def _craft() -> list[Case]:
     good_jpeg = _encode(_picture(), "JPEG", quality=90)
     found = [
         Case("empty", b"", 400, "empty"),
@@ -106,6 +127,8 @@ def cases() -> list[Case]:
         Case("png_ztxt_bomb", ztxt_bomb(), 413, "metadata too large"),
         Case("png_iccp_bomb", iccp_bomb(), 413, "metadata too large"),
         Case("png_text_memory_bomb", text_memory_bomb(), 413, "metadata too large"),
+        Case("jpeg_scan_bomb_9mp", progressive_scan_bomb(3000, 74), 413, "scanned pixels"),
+        Case("jpeg_scan_bomb_5000_scans", progressive_scan_bomb(256, 5000), 413, "scan limit"),
     ]
     for fmt, mode in (("QOI", "RGB"), ("AVIF", "RGB"), ("DDS", "RGB"), ("SPIDER", "F"),
                       ("TIFF", "RGB")):
@@ -114,7 +137,23 @@ def cases() -> list[Case]:
             found.append(Case(f"truncated_{fmt.lower()}", data[: len(data) * 2 // 3], 415,
                               "not an image"))
             found.append(Case(f"header_only_{fmt.lower()}", data[:13], 415, "not an image"))
+            damaged = _damaged_payload(fmt, data)
+            if damaged is not None:
+                found.append(Case(f"damaged_{fmt.lower()}", damaged, 415, "not an image"))
     return found
+
+
+def _damaged_payload(fmt: str, data: bytes) -> bytes | None:
+    """A whole file zeroed past its first fields (AVIF: the mdat payload; DDS: from the
+    pixel format on): what reached the AVIF decoder (RuntimeError) and the DDS decoder
+    (NotImplementedError) uncaught before the gate. None where zeros are just black."""
+    if fmt == "AVIF":
+        start = data.index(b"mdat") + 4
+    elif fmt == "DDS":
+        start = 64
+    else:
+        return None
+    return data[:start] + bytes(len(data) - start)
 
 
 def worst_images(side: int = 6324) -> dict[str, bytes]:

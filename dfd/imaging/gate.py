@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dfd import spec
+from dfd.imaging.jpeg_scans import count_scans
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 """Pillow plugins allowed to read a file: what cameras, generators and browsers produce.
@@ -34,6 +35,15 @@ copy), which is no longer a photo upload's business."""
 DECODER_BYTES_PER_PIXEL = {"WEBP": 16}
 """Measured peak bytes per pixel where a decoder keeps more than the image itself
 (python -m dfd.bench.fuzz --worst); other formats cost Pillow's storage of their mode."""
+
+MAX_JPEG_SCANS = 100
+"""Scans in one JPEG. libjpeg's progressive scripts use 6 (gray) or 10 (color) and tuned
+encoders a few dozen at most; hundreds exist only to burn the decoder's time."""
+
+MAX_SCAN_PIXELS = 16 * spec.MAX_IMAGE_PIXELS
+"""Scans times pixels, libjpeg's work for a progressive JPEG: each scan visits every
+block. Sixteen scans of the largest image allowed is more than any encoder's script, so
+no photo is refused, and no file costs more time than such a photo does."""
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Bytes read from one file or upload, the same for the CLI and the server."""
@@ -57,6 +67,10 @@ class TooLargeError(ImageError):
 
 class TooManyPixelsError(TooLargeError):
     """A header announcing more pixels than allowed: a decompression bomb or a huge scan."""
+
+
+class DecodingTimeError(TooLargeError):
+    """A file whose decoding would take far longer than any photo's (a scan bomb)."""
 
 
 class MetadataBombError(TooLargeError):
@@ -110,6 +124,18 @@ def check_decoding_cost(image: Image.Image, max_bytes: int = MAX_DECODED_BYTES):
             f"decode, over the {max_bytes / 2**20:.0f} MB limit (decompression bomb guard)")
 
 
+def check_scans(data: bytes, width: int, height: int):
+    """Refuses a JPEG whose scans would cost libjpeg more than the largest real photo."""
+    scans = count_scans(data)
+    if scans > MAX_JPEG_SCANS:
+        raise DecodingTimeError(f"JPEG with {scans} scans, over the {MAX_JPEG_SCANS} scan "
+                                f"limit (decoding time guard)")
+    if scans * width * height > MAX_SCAN_PIXELS:
+        raise DecodingTimeError(
+            f"JPEG of {width}x{height} with {scans} scans = {scans * width * height} scanned "
+            f"pixels, over the {MAX_SCAN_PIXELS} limit (decoding time guard)")
+
+
 def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
     """Opens and fully decodes `data` with an allowed decoder, or raises ImageError.
 
@@ -124,6 +150,8 @@ def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Im
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             check_dimensions(*image.size, max_pixels=max_pixels)
             check_decoding_cost(image)
+            if image.format == "JPEG":
+                check_scans(data, *image.size)
             image.load()
     except ImageError:
         raise

@@ -35,7 +35,7 @@ def test_every_surface_class_is_crafted():
     names = {case.name for case in CASES}
     assert {"eps", "strip_png_1x39999999", "png_ztxt_bomb", "png_iccp_bomb",
             "png_text_memory_bomb", "truncated_qoi", "truncated_dds", "truncated_spider",
-            "truncated_tiff"} <= names
+            "truncated_tiff", "jpeg_scan_bomb_9mp", "jpeg_scan_bomb_5000_scans"} <= names
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -98,3 +98,27 @@ def test_decoder_memory_is_estimated_from_the_header():
         gate.open_image(big_webp)
     assert gate.open_image(encode(Image.new("RGB", (4000, 4000), 90), "WEBP")).size == (
         4000, 4000)
+
+
+@pytest.mark.parametrize("name", ["jpeg_scan_bomb_9mp", "jpeg_scan_bomb_5000_scans"])
+def test_scan_bombs_are_refused_before_any_scan_is_decoded(monkeypatch, name):
+    """Seconds of libjpeg time each (minutes at 40 MP) for a few dozen KB: refused from
+    the markers, so the decoder never starts."""
+    data = next(case.data for case in CASES if case.name == name)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded pixels"))
+    with pytest.raises(gate.DecodingTimeError, match="decoding time guard"):
+        gate.open_image(data)
+
+
+def test_real_progressive_jpegs_pass_and_only_real_scans_count():
+    from dfd.imaging.jpeg_scans import count_scans
+    pixels = textured_rgb(64, 64)
+    progressive = encode(pixels, "JPEG", progressive=True)
+    assert count_scans(progressive) == 10 and count_scans(encode(pixels, "JPEG")) == 1
+    assert gate.decode(progressive).size == (64, 64)
+    # Start-of-scan bytes inside metadata (an EXIF thumbnail, say) are not scans.
+    noisy = encode(pixels, "JPEG", progressive=True, icc_profile=b"\xff\xda" * 5000)
+    assert count_scans(noisy) == 10 and gate.decode(noisy).size == (64, 64)
+    # The largest image allowed still gets an ordinary progressive script's 16 scans.
+    side = int((gate.MAX_SCAN_PIXELS // 16) ** 0.5)
+    gate.check_scans(hostile.progressive_scan_bomb(side, 10), side, side)
