@@ -171,8 +171,13 @@ def test_hostile_image_gets_its_status(live, case):
 
 
 def test_one_hostile_file_does_not_cost_the_good_one_in_a_form(live):
+    """A QOI header whose decoder raised IndexError: before the gate, the whole form got a
+    500 and the good image's result was lost with it."""
     port, _, _ = live
-    body, headers = multipart([("file", "bad.qoi", hostile.cases()[-1].data),
+    crafted = {case.name: case.data for case in hostile.cases()}
+    if "header_only_qoi" not in crafted:
+        pytest.skip("this Pillow cannot write QOI")
+    body, headers = multipart([("file", "bad.qoi", crafted["header_only_qoi"]),
                                ("file", "good.jpg", jpeg_bytes(24, 24))])
     response, payload = request(port, "POST", "/", body, headers)
     assert response.status == 200
