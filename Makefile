@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN ?= runs/demo
 # Point SOURCE at a folder holding the Kaggle zip (or its Dataset/ folder) to run the demo
-# on real data instead of generated images.
+# on real data instead of generated images. A zip is built from in place; its test split's
+# usable files are copied to $(RUN)/test_images for dfd-lite to classify.
 SOURCE ?=
 DEMO_SOURCE := $(if $(SOURCE),$(SOURCE),$(RUN)/source)
 # Framework INFO logs stay hidden (progress and results only); `make demo VERBOSITY=0`
@@ -29,18 +30,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: venv
 	rm -rf $(RUN)
 	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
-	$(VENV)/bin/tfds build builders/deepfake_real_images --manual_dir=$(DEMO_SOURCE) \
-	    --data_dir=$(RUN)/tfds $(TFDS_QUIET)
+	$(PY) -m dfd.quiet tensorflow_datasets.scripts.cli.main build builders/deepfake_real_images \
+	    --manual_dir=$(DEMO_SOURCE) --data_dir=$(RUN)/tfds $(TFDS_QUIET)
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \
 	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test $(PASS_VERBOSITY)
 	$(PY) -m dfd.export --workdir=$(RUN)/train --out=$(RUN)/export $(PASS_VERBOSITY)
 	test_dir=$$(find $(DEMO_SOURCE) -type d -iname Test 2>/dev/null | head -1); \
-	if [ -n "$$test_dir" ]; then \
-	    $(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \
-	        > $(RUN)/classify_test.jsonl; \
-	else echo "dfd-lite classify skipped: $(DEMO_SOURCE) holds a zip, which the build reads" \
-	    "in place; extract its Test/ folder to classify it"; fi
+	if [ -z "$$test_dir" ]; then \
+	    test_dir=$(RUN)/test_images; \
+	    $(PY) -m builders.deepfake_real_images.extract_split --source=$(DEMO_SOURCE) \
+	        --split=test --out=$$test_dir || exit 1; \
+	fi; \
+	$(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \
+	    > $(RUN)/classify_test.jsonl
 
 test: venv
 	$(PY) -m pytest

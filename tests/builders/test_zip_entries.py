@@ -125,3 +125,19 @@ def test_zip_and_folder_list_the_same_files_and_reasons(tmp_path):
         return [(k, v.action, v.reason, v.sha256) for k, v in fates(tree).items()]
     assert summary(folder) == summary(ZipTree(str(path)))
     assert {a for _, a, _, _ in summary(folder)} == {"kept", "ignored", "skipped"}
+
+
+def test_extract_split_writes_only_what_the_build_would_read(hostile_zip, tmp_path):
+    """`make demo` classifies a zip's test images through this: no hostile entry is
+    written, a duplicate never overwrites the first, nothing lands outside --out."""
+    from builders.deepfake_real_images import extract_split
+    out = tmp_path / "out"
+    assert extract_split.main([f"--source={hostile_zip.parent}", "--split=train",
+                               f"--out={out}"]) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["Fake/fake_0.jpg", "Fake/fake_1.jpg", "Real/real_0.jpg",
+                       "Real/real_1.jpg"]
+    assert (out / "Fake" / "fake_0.jpg").read_bytes() == GOOD["Train/Fake/fake_0.jpg"]
+    assert sorted(os.listdir(tmp_path)) == ["kaggle.zip", "out"]
+    with pytest.raises(SystemExit):  # an existing --out is refused, never written into
+        extract_split.main([f"--source={hostile_zip.parent}", f"--out={out}"])
