@@ -3,7 +3,8 @@
     python -m dfd.bench.fuzz --model=runs/demo/export/model_int8.tflite \
         [--seed=0 --cases=300 --max_seconds=600 --soak_requests=0 --concurrent_worst=16]
 
-Crafts every hostile class of `dfd.bench.hostile` plus `--cases` seeded mutations of
+Crafts every hostile class of `dfd.bench.hostile` (with its 40 MP JPEG scan bombs, which
+only the time each case takes shows) plus `--cases` seeded mutations of
 small valid images (flipped bytes, cuts, spliced headers, patched dimensions), then:
   cli     runs `dfd-lite classify` on them, a FIFO and /dev/zero: one line per file, no
           traceback, no hang, peak memory;
@@ -89,6 +90,7 @@ def corpus(seed: int, count: int) -> list[tuple[str, bytes, int | None]]:
     rng = random.Random(seed)
     seeds = seed_images(np.random.default_rng(seed))
     found = [(case.name, case.data, case.status) for case in hostile.cases()]
+    found += [(name, data, 413) for name, data in hostile.cpu_bombs().items()]
     found += [(f"mutant_{i:04d}", mutate(rng.choice(seeds), rng), None) for i in range(count)]
     return found
 
@@ -217,11 +219,13 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
             wait_healthy("127.0.0.1", port, server)
             idle = proc_status(server.pid, "VmRSS")
             writes_before = written_bytes(server.pid)
-            wrong, hangs, tried = [], 0, 0
+            wrong, hangs, tried, slowest = [], 0, 0, (0.0, "")
             for name, data, want in cases:
                 if time.monotonic() > deadline:
                     break
+                start = time.monotonic()
                 status, body = ask(port, data)
+                slowest = max(slowest, (time.monotonic() - start, name))
                 tried += 1
                 hangs += status is None
                 if status is not None and (status not in ACCEPTED
@@ -234,7 +238,8 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
                 if status != want:
                     wrong.append(f"{name}: {status}, wanted {want}")
             result = {"surface": "server", "cases": tried, "wrong_statuses": len(wrong),
-                      "first_wrong": wrong[:5], "hangs": hangs, "idle_rss_mb": idle}
+                      "first_wrong": wrong[:5], "hangs": hangs, "idle_rss_mb": idle,
+                      "slowest_case": slowest[1], "slowest_case_s": round(slowest[0], 2)}
             result.update(worst_case_memory(server.pid, port, concurrent_worst))
             if soak_requests:
                 result.update(soak(server.pid, port, soak_requests, deadline, good))

@@ -156,6 +156,14 @@ def _damaged_payload(fmt: str, data: bytes) -> bytes | None:
     return data[:start] + bytes(len(data) - start)
 
 
+def cpu_bombs(side: int = 6324) -> dict[str, bytes]:
+    """Scan bombs at the largest size allowed (40 MP): each file is under 200 KB and each
+    would keep libjpeg busy for minutes; the gate must refuse both from their markers. Kept
+    out of `cases()` because encoding 40 MP takes seconds; the fuzz script sends them."""
+    return {"jpeg_scan_bomb_40mp_66_scans": progressive_scan_bomb(side, 60),
+            "jpeg_scan_bomb_40mp_1006_scans": progressive_scan_bomb(side, 1000)}
+
+
 def worst_images(side: int = 6324) -> dict[str, bytes]:
     """Allowed images at the gate's limits (side x side ~ 40 MP; WebP at its decoder
     memory limit), each under 1 MB: the most one upload may make the gate decode."""
