@@ -127,6 +127,7 @@ def run_load(host: str, port: int, images: list[bytes], requests: int, clients: 
             "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p95_ms": round(float(np.percentile(ms, 95)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 2),
             "errors": len(errors), "first_errors": errors[:3]}
 
 

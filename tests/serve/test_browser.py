@@ -83,8 +83,10 @@ def test_upload_in_chromium_shows_each_verdict(server, browser, tiny_export, tin
         assert card.find_element(By.CLASS_NAME, "verdict").text.lower() == answer.verdict
         assert float(card.get_attribute("data-p-fake")) == pytest.approx(answer.p_fake)
         assert card.find_element(By.CLASS_NAME, "thumb").get_attribute("src").startswith("blob:")
-        width = card.find_element(By.CSS_SELECTOR, ".bar div").value_of_css_property("width")
-        assert width.endswith("px")
+        # The bar is what a user reads at a glance: its fill must be p_fake of its length.
+        track = card.find_element(By.CLASS_NAME, "bar").size["width"]
+        fill = card.find_element(By.CSS_SELECTOR, ".bar div").size["width"]
+        assert track > 50 and fill / track == pytest.approx(answer.p_fake, abs=2 / track)
         assert "ms" in card.find_element(By.CLASS_NAME, "detail").text
     failed = cards["broken.jpg"]
     assert failed.find_element(By.CLASS_NAME, "verdict").text == "Error"

@@ -10,6 +10,9 @@ from conftest import TF_ENV
 
 pytestmark = pytest.mark.slow
 
+P99_BUDGET_MS = 2000
+MAX_BUDGET_MS = 10000
+
 
 def test_two_thousand_requests_from_sixteen_clients_without_an_error(tiny_export,
                                                                        tiny_test_images):
@@ -22,7 +25,13 @@ def test_two_thousand_requests_from_sixteen_clients_without_an_error(tiny_export
     assert result["requests"] == 2000 and result["clients"] == 16
     assert result["errors"] == 0, result["first_errors"]
     assert out.returncode == 0
-    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    # What a user of the page relies on: an answer within a couple of seconds even with 15
+    # others uploading, and nobody left waiting (a stalled decode slot, a lock held across
+    # requests or a starved connection shows up here). The budget is ~20x the p99 measured
+    # on a loaded 2-core machine, so it fails on a stall, not on noise.
+    assert result["p99_ms"] <= P99_BUDGET_MS, result
+    assert result["max_ms"] <= MAX_BUDGET_MS, result
+    assert result["requests_per_s"] >= 2000 / 300, result
 
 
 def test_load_script_refuses_addresses_off_this_machine():
