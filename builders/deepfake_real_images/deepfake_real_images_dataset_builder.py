@@ -40,10 +40,20 @@ and reported in the metadata.
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Kaggle deepfake-and-real-images, read from a manual download."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release: source JPEG bytes kept, odd images converted to PNG, "
                  "undecodable files dropped and counted in metadata.",
+        "1.1.0": "Hostile input: the zip is read in place, never extracted, each entry "
+                 "checked from its header (size, ratio, type, name, encryption) and its CRC; "
+                 "files are decoded only through dfd.imaging's gate (JPEG, PNG, WebP, BMP, "
+                 "GIF; dimension, decoder-memory and JPEG scan limits). Metadata per split "
+                 "now also counts `ignored` files with `ignored_files` reasons (hidden, "
+                 "backup, duplicate and nested names, which 1.0.0 dropped uncounted or let "
+                 "overwrite each other), and `skipped` includes refused zip entries; a split "
+                 "with no usable file is left out and reported. A zip and its extracted "
+                 "folder give the same examples and digests. A clean Kaggle download gives "
+                 "the same examples as 1.0.0.",
     }
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Download "deepfake-and-real-images" from Kaggle (an archive holding

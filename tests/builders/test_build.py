@@ -51,7 +51,7 @@ def test_build_survives_every_bad_file_and_counts_them(tmp_path):
     labels = {ex["file_name"].decode(): ex["label"]
               for ex in tfds.as_numpy(builder.as_dataset("train"))}
     assert labels["fake_0.jpg"] == 1 and labels["real_0.jpg"] == 0
-    saved = json.loads((tmp_path / "out" / "deepfake_real_images" / "1.0.0" /
+    saved = json.loads((tmp_path / "out" / "deepfake_real_images" / str(Builder.VERSION) /
                         "metadata.json").read_text())
     assert saved["class_counts"]["train"] == {"real": 4, "fake": 4}
 
@@ -120,3 +120,11 @@ def test_hostile_zip_builds_with_every_bad_entry_counted(tmp_path):
     empty = builder.info.metadata["splits"]["validation"]
     assert (empty["files"], empty["skipped"]) == (1, 1)
     assert "not an image" in empty["skipped_files"][0]["reason"]
+
+
+def test_release_notes_of_this_version_name_the_metadata_it_writes():
+    """1.1.0 added `ignored` counts to the metadata; a data dir built by 1.0.0 lacks them,
+    so the version must say so (tfds.builder then asks for a rebuild instead of loading
+    the old files as if they were the same dataset)."""
+    notes = Builder.RELEASE_NOTES[str(Builder.VERSION)]
+    assert Builder.VERSION > "1.0.0" and "ignored" in notes and "skipped" in notes
