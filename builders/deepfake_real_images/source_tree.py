@@ -6,6 +6,20 @@ its CRC verified while it is read. Nothing is written, so nothing can escape its
 fill the disk or be left half-extracted, and one bad entry is that entry's problem. Both
 kinds of tree answer the same four questions, so `source_files` lists a zip and its
 extracted folder identically, down to the order and the files it does not use.
+
+Why not TFDS's own `dl_manager.iter_archive`, which also streams a zip without extracting
+it: it yields only `(normalised name, open file)` in archive order, so none of the entry
+checks above can be kept (tested in tests/builders/test_zip_entries.py, TFDS 4.9):
+- it calls `ZipFile.open` on every entry before yielding it, so one encrypted entry raises
+  RuntimeError inside the generator and ends the iteration: the build loses every entry
+  after it, which is the failure this reader exists to prevent;
+- no `ZipInfo` reaches the caller: no declared size or compressed size to refuse a zip
+  bomb before inflating it, no mode bits to tell a symlink entry from a file;
+- names pass through `os.path.normpath` and names starting with "." or ending in "~" are
+  dropped silently, so `Real/../Fake/x.jpg` arrives as a Fake image and hidden files go
+  uncounted, unlike the extracted folder of the same data;
+- archive order with no listing first: the Dataset/ root, duplicates and the folder's
+  sorted order (which the examples and digests depend on) are unknown until the end.
 """
 
 from __future__ import annotations

@@ -141,3 +141,30 @@ def test_extract_split_writes_only_what_the_build_would_read(hostile_zip, tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["kaggle.zip", "out"]
     with pytest.raises(SystemExit):  # an existing --out is refused, never written into
         extract_split.main([f"--source={hostile_zip.parent}", f"--out={out}"])
+
+
+def test_tfds_iter_archive_cannot_keep_the_entry_checks(tmp_path):
+    """Why source_tree reads the zip itself (its docstring): TFDS's iter_archive stops at
+    an encrypted entry, moves `Real/../Fake/` names into Fake and drops hidden names
+    uncounted. If a TFDS release changes this, revisit source_tree."""
+    from tensorflow_datasets.core.download import extractor, resource
+    path = tmp_path / "k.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for name in ("a.jpg", "secret.jpg", ".hidden.jpg", "../Fake/moved.jpg", "z.jpg"):
+            add(z, f"Dataset/Test/Real/{name}", jpeg_bytes(8, 8))
+    data = bytearray(path.read_bytes())
+    set_encrypted(data, b"Dataset/Test/Real/secret.jpg")
+    path.write_bytes(bytes(data))
+    seen = []
+    with pytest.raises(RuntimeError, match="encrypted"):
+        for name, _ in extractor.iter_archive(str(path), resource.ExtractMethod.ZIP):
+            seen.append(name)
+    assert seen == ["Dataset/Test/Real/a.jpg"]
+    found = fates(ZipTree(str(path)), "test")
+    assert found["real/secret.jpg"].action == "skipped" and found["real/z.jpg"].action == "kept"
+    assert found["real/.hidden.jpg"].action == "ignored"
+    with zipfile.ZipFile(path, "w") as z:
+        add(z, "Dataset/Test/Real/.hidden.jpg", jpeg_bytes(8, 8))
+        add(z, "Dataset/Test/Real/../Fake/moved.jpg", jpeg_bytes(8, 8))
+    assert [n for n, _ in extractor.iter_archive(str(path), resource.ExtractMethod.ZIP)] == [
+        "Dataset/Test/Fake/moved.jpg"]
