@@ -39,7 +39,7 @@ demo: venv
 	test_dir=$$(find $(DEMO_SOURCE) -type d -iname Test 2>/dev/null | head -1); \
 	if [ -z "$$test_dir" ]; then \
 	    test_dir=$(RUN)/test_images; \
-	    $(PY) -m builders.deepfake_real_images.extract_split --source=$(DEMO_SOURCE) \
+	    $(PY) -m dfd.builders.deepfake_real_images.extract_split --source=$(DEMO_SOURCE) \
 	        --split=test --out=$$test_dir || exit 1; \
 	fi; \
 	$(VENV)/bin/dfd-lite classify $(RUN)/export/model_int8.tflite "$$test_dir" \

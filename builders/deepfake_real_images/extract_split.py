@@ -8,7 +8,7 @@ bombs, long names), entries failing their CRC, and hidden, backup, duplicate or 
 names are left out and counted. Names are single path components the tree has vetted, and
 each file is created new inside the output folder, so nothing is overwritten or escapes.
 
-    python -m builders.deepfake_real_images.extract_split --source=DIR --split=test --out=DIR
+    python -m dfd.builders.deepfake_real_images.extract_split --source=DIR --split=test --out=DIR
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import collections
 import os
 import sys
 
-from builders.deepfake_real_images import source_files
-from builders.deepfake_real_images.source_tree import ArchiveError, SourceError
+from dfd.builders.deepfake_real_images import source_files
+from dfd.builders.deepfake_real_images.source_tree import ArchiveError, SourceError
 
 
 def open_source(manual_dir: str):

@@ -130,7 +130,7 @@ def test_zip_and_folder_list_the_same_files_and_reasons(tmp_path):
 def test_extract_split_writes_only_what_the_build_would_read(hostile_zip, tmp_path):
     """`make demo` classifies a zip's test images through this: no hostile entry is
     written, a duplicate never overwrites the first, nothing lands outside --out."""
-    from builders.deepfake_real_images import extract_split
+    from dfd.builders.deepfake_real_images import extract_split
     out = tmp_path / "out"
     assert extract_split.main([f"--source={hostile_zip.parent}", "--split=train",
                                f"--out={out}"]) == 0
