@@ -130,12 +130,26 @@ class SplitError(ValueError):
 def require_splits(data_dir: str, dataset: str, flag: str, splits: Sequence[str]) -> None:
     """Raises SplitError naming the flag when a split it names is not in the built data, so
     a typo stops a program before it writes anything."""
-    available = split_names(data_dir, dataset)
+    found = builder(data_dir, dataset)
+    available = list(found.info.splits.keys())
     for split in splits:
         if split not in available:
             raise SplitError(
                 f"--{flag}={split}: {dataset} in {data_dir} has no such split (it has "
-                f"{', '.join(available) or 'none: build it with tfds build'})")
+                f"{', '.join(available) or unbuilt_reason(found)})")
+
+
+def unbuilt_reason(found) -> str:
+    """Why a data dir has no splits for this builder: never built, or built by another
+    version of it (a version bump changes what a build holds, so TFDS will not read it)."""
+    dataset_dir = os.path.dirname(os.fspath(found.data_dir))
+    others = sorted(name for name in tf.io.gfile.listdir(dataset_dir)
+                    if tf.io.gfile.exists(os.path.join(dataset_dir, name, "dataset_info.json"))
+                    ) if tf.io.gfile.isdir(dataset_dir) else []
+    if others:
+        return (f"none: it was built by version {', '.join(others)} of the builder and this dfd "
+                f"reads {found.info.version}; rebuild it with tfds build")
+    return "none: build it with tfds build"
 
 
 def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dict:

@@ -231,3 +231,18 @@ def test_self_blend_adds_fakes_to_training_batches(tiny_tfds):
                  augmentation=augment.AugmentConfig(self_blend_probability=1.0))
     _, labels = collect(data.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
     assert labels.sum() == 48  # every real image became a self-blended fake
+
+
+def test_data_built_by_another_builder_version_is_named_with_the_fix(tmp_path):
+    """After a builder version bump the old build is unreadable: say so, not 'no split'."""
+    old = tmp_path / data.DEFAULT_DATASET / "0.9.0"
+    old.mkdir(parents=True)
+    (old / "dataset_info.json").write_text("{}")
+    with pytest.raises(data.SplitError, match=r"--train_split=train: .*built by version 0\.9\.0"
+                                              r" of the builder .*rebuild it with tfds build"):
+        data.require_splits(str(tmp_path), data.DEFAULT_DATASET, "train_split", ["train"])
+
+
+def test_a_data_dir_never_built_says_build_it(tmp_path):
+    with pytest.raises(data.SplitError, match="none: build it with tfds build"):
+        data.require_splits(str(tmp_path), data.DEFAULT_DATASET, "eval_split", ["validation"])
