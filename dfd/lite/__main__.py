@@ -6,11 +6,16 @@ stderr, first which kernels run and why (`--kernels=auto` checks XNNPACK against
 bundle's golden vectors), last a summary. Exit
 status: 0 all classified, 1 some image failed, 2 the model or the command line is unusable.
 Plain argparse, not absl: the device installs numpy, pillow and the interpreter, nothing else.
+
+`--explain --explain_dir=DIR` also writes, per judged crop, a PNG of where it looks fake
+(`dfd.lite.explain`: the crop with an occlusion heat map over it) into DIR and adds
+`"explain": {"png": PATH, "crop", "grid", "max_drop", "hottest", "drops", ...}` to the line.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -20,6 +25,7 @@ from dfd import spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite.detector import Detector, ModelError
+from dfd.lite.explain import GRID, Explainer
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -38,13 +44,35 @@ def expand(paths: list[str]) -> Iterator[str]:
             yield path
 
 
-def classify_one(detector: Detector, path: str, max_bytes: int) -> dict:
+def classify_one(detector: Detector, path: str, max_bytes: int,
+                 explainer: Explainer | None = None, explain_dir: str | None = None) -> dict:
     """One file's JSON line; whatever the file is, its error is its own."""
     try:
         data = read_image_file(path, max_bytes)
-        return {"file": path, **detector.classify_bytes(data).as_dict()}
+        if explainer is None:
+            return {"file": path, **detector.classify_bytes(data).as_dict()}
+        verdict, heat = explainer.explain_bytes(data)
     except imageio.ImageError as e:
         return {"file": path, "error": str(e)}
+    line = {"file": path, **verdict.as_dict()}
+    png = os.path.join(explain_dir, explain_name(path))
+    try:
+        with open(png, "wb") as f:
+            f.write(heat.overlay_png())
+    except OSError as e:  # the verdict stands; only its picture is lost
+        line["explain"] = {"error": f"cannot write {png}: {e.strerror or e}"}
+    else:
+        line["explain"] = heat.as_dict(png)
+    return line
+
+
+def explain_name(path: str, crop: str = "") -> str:
+    """The PNG's name in --explain_dir: the image's name, then a digest of its absolute
+    path, so photos of the same name in different folders never overwrite each other and a
+    rerun rewrites the same files. `crop` tells crops of one photo apart (faces)."""
+    digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return f"{stem}-{digest}{'-' + crop if crop else ''}.png"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,12 +95,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     classify.add_argument("--max_file_mb", type=float,
                           default=imageio.MAX_FILE_BYTES / (1024 * 1024),
                           help="larger files are refused unread, as the server refuses them")
+    classify.add_argument("--explain", action="store_true",
+                          help="also write where each judged crop looks fake: an occlusion "
+                               "heat map PNG per crop into --explain_dir (about 1 + grid^2 "
+                               "model runs per crop)")
+    classify.add_argument("--explain_dir", default=None,
+                          help="folder for --explain's PNGs (created if missing)")
+    classify.add_argument("--explain_grid", type=int, default=None,
+                          help=f"cells per side of --explain's grid over the model's input "
+                               f"(default {GRID})")
     args = parser.parse_args(argv)
     if args.max_file_mb <= 0:
         parser.error("--max_file_mb must be positive")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    check_explain_args(parser, args)
     return args
+
+
+def check_explain_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuses explain flags that cannot mean what the user wants, before any work."""
+    if args.explain and not args.explain_dir:
+        parser.error("--explain needs --explain_dir=DIR, the folder its PNGs go to")
+    if not args.explain:
+        given = [f"--{name}" for name in ("explain_dir", "explain_grid")
+                 if getattr(args, name) is not None]
+        if given:
+            parser.error(f"{' and '.join(given)} only apply{'s' if len(given) == 1 else ''} "
+                         f"with --explain")
+        return
+    if args.explain_grid is None:
+        args.explain_grid = GRID
+    elif args.explain_grid < 2:
+        parser.error(f"--explain_grid must be at least 2, got {args.explain_grid}")
+    if os.path.exists(args.explain_dir) and not os.path.isdir(args.explain_dir):
+        parser.error(f"--explain_dir {args.explain_dir} exists and is not a folder")
+    try:
+        os.makedirs(args.explain_dir, exist_ok=True)
+    except OSError as e:
+        parser.error(f"--explain_dir {args.explain_dir} cannot be created: {e.strerror or e}")
+    if not os.access(args.explain_dir, os.W_OK | os.X_OK):
+        parser.error(f"--explain_dir {args.explain_dir} is not writable")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,11 +149,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
     results = []
+    explainer = make_explainer(detector, args)
+    if args.explain and explainer is None:
+        return 2
     for path in expand(args.paths):
-        results.append(classify_one(detector, path, int(args.max_file_mb * 1024 * 1024)))
+        results.append(classify_one(detector, path, int(args.max_file_mb * 1024 * 1024),
+                                    explainer, args.explain_dir))
         print(json.dumps(results[-1]), flush=True)
-    print(summary(results, detector), file=sys.stderr)
-    return 1 if any("error" in r for r in results) else 0
+    print(summary(results, detector, args.explain_dir if args.explain else None),
+          file=sys.stderr)
+    return 1 if any("error" in r or "error" in r.get("explain", {}) for r in results) else 0
+
+
+def make_explainer(detector: Detector, args: argparse.Namespace) -> Explainer | None:
+    """The Explainer --explain asks for; None (said on stderr) when its grid cannot fit."""
+    if not args.explain:
+        return None
+    try:
+        return Explainer(detector, args.explain_grid)
+    except ValueError as e:
+        print(f"dfd-lite: --explain_grid: {e}", file=sys.stderr)
+        return None
 
 
 def folder_label(path: str) -> str | None:
@@ -99,13 +178,16 @@ def folder_label(path: str) -> str | None:
     return name if name in spec.LABELS else None
 
 
-def summary(results: list[dict], detector: Detector) -> str:
+def summary(results: list[dict], detector: Detector, explain_dir: str | None = None) -> str:
     """One line for a person: counts, and accuracy where folder names give the truth."""
     done = [r for r in results if "error" not in r]
     fakes = sum(r["verdict"] == "fake" for r in done)
     line = (f"dfd-lite: {len(done)} classified ({fakes} fake, {len(done) - fakes} real), "
             f"{len(results) - len(done)} failed; {detector.description['file']} "
             f"({detector.kernels} kernels)")
+    if explain_dir is not None:
+        maps = sum("png" in r.get("explain", {}) for r in done)
+        line += f"; {maps} heat map{'' if maps == 1 else 's'} in {explain_dir}"
     labelled = [(r, folder_label(r["file"])) for r in done if folder_label(r["file"])]
     if labelled:
         right = sum(r["verdict"] == label for r, label in labelled)

@@ -136,6 +136,23 @@ class Detector:
             raw = self._interpreter.get_tensor(self._output["index"])
         return float(tensors.dequantize(raw.reshape(-1)[:1], self._output)[0])
 
+    def p_fake_batch(self, batch: np.ndarray) -> np.ndarray:
+        """P(fake) for each of N (S, S, 3) uint8 images, through the same one interpreter.
+
+        One invocation per image: dfd's .tflite files take a batch of exactly one (their
+        output is reshaped to [1]), and on a dynamic-batch conversion batching was no faster
+        than this loop (BUILD_NOTES.md, explain). The lock is taken per image, so a long
+        batch (an explanation) does not hold up other requests for its whole length."""
+        return np.array([self.p_fake_pixels(pixels) for pixels in batch], np.float64)
+
+    @property
+    def output_step(self) -> float:
+        """The smallest change of P(fake) this model can report: its output's quantization
+        step for an int8 file (1/256), 0 for float outputs."""
+        if not tensors.is_integer(self._output):
+            return 0.0
+        return float(self._output["quantization"][0])
+
     def pixels(self, data: bytes) -> np.ndarray:
         """Encoded image bytes to the model's uint8 input; ImageError if not an image."""
         return preprocess.preprocess(imageio.open_image(data), self.image_size)
