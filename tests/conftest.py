@@ -123,3 +123,50 @@ def tiny_export(tiny_tfds, tmp_path_factory):
 def tiny_test_images(tiny_tfds):
     """The generated test split's source JPEGs (Fake/ and Real/ folders)."""
     return tiny_tfds / "source" / "Dataset" / "Test"
+
+
+PATCH = (8, 16, 16, 24)
+"""Rows top:bottom, columns left:right of the only pixels `patch_models` look at (32 px
+input): cell (1, 2) of a 4x4 grid, cells (2..3, 4..5) of an 8x8 one."""
+
+
+def patch_image(seed: int = 0) -> np.ndarray:
+    """A 32 px textured image whose PATCH is white: `patch_models` call it fake."""
+    pixels = textured_rgb(TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, seed)
+    top, bottom, left, right = PATCH
+    pixels[top:bottom, left:right] = 255
+    return pixels
+
+
+@pytest.fixture(scope="session")
+def patch_models(tmp_path_factory):
+    """float32 and int8 .tflite files, converted by dfd's own exporter, whose P(fake) is
+    sigmoid(10 * mean(PATCH) / 255 - 5) and depends on no other pixel: a white patch is
+    0.993, a mid-grey one 0.505. The known answer to "where does it look fake?"."""
+    import keras
+
+    from export.tflite import convert
+
+    top, bottom, left, right = PATCH
+    size = TINY_IMAGE_SIZE
+    inputs = keras.Input((size, size, 3), name="pixels")
+    x = keras.layers.Cropping2D(((top, size - bottom), (left, size - right)))(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    x = keras.layers.Reshape(())(dense(x))
+    model = keras.Model(inputs, x, name="patch")
+    dense.set_weights([np.full((3, 1), 10.0 / (3 * 255), np.float32),
+                       np.array([-5.0], np.float32)])
+
+    def calibration():
+        for seed in range(8):
+            image = patch_image(seed)
+            yield image
+            image[top:bottom, left:right] = 0
+            yield image
+
+    folder = tmp_path_factory.mktemp("patch_models")
+    for precision in ("float32", "int8"):
+        data = convert(model, size, precision, calibration if precision == "int8" else None)
+        (folder / f"patch_{precision}.tflite").write_bytes(data)
+    return folder

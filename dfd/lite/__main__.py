@@ -121,8 +121,8 @@ def check_explain_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         given = [f"--{name}" for name in ("explain_dir", "explain_grid")
                  if getattr(args, name) is not None]
         if given:
-            parser.error(f"{' and '.join(given)} only apply{'s' if len(given) == 1 else ''} "
-                         f"with --explain")
+            verb = "applies" if len(given) == 1 else "apply"
+            parser.error(f"{' and '.join(given)} only {verb} with --explain")
         return
     if args.explain_grid is None:
         args.explain_grid = GRID
