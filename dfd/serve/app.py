@@ -3,13 +3,16 @@
 Safe by default, because the seed was not: uploads stay in memory (never a file name from
 the client, never a temporary file), the size is capped before reading, the type is
 judged by decoding, and every failure is a short JSON or page message with a status code,
-never a traceback. The Detector holds the one interpreter behind a lock, so any number
+never a traceback. `POST /api/classify?explain=1` adds where the image looks fake
+(`dfd.lite.explain`): the heat map as a transparent PNG data URL and the crop of the photo it
+lies on, which is what the page lays over its thumbnail. The Detector holds the one interpreter behind a lock, so any number
 of request threads share it; decoding happens before that lock, so a semaphore bounds how
 many images are decoded at once and the worst case fits a stated memory budget.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import threading
@@ -20,6 +23,7 @@ from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarg
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
+from dfd.lite.explain import Explainer
 
 DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
 DEFAULT_MAX_DECODES = 2
@@ -57,6 +61,24 @@ def status_for(error: imageio.ImageError) -> int:
     return UnprocessableEntity.code
 
 
+EXPLAIN_VALUES = {"1": True, "true": True, "yes": True, "on": True,
+                  "0": False, "false": False, "no": False, "off": False, "": False}
+"""What `?explain=` may say."""
+
+
+def explain_requested() -> bool:
+    """The `explain` query parameter; anything but a yes or a no is the client's mistake."""
+    value = flask.request.args.get("explain", "")
+    if value.strip().lower() not in EXPLAIN_VALUES:
+        raise BadRequest(f"explain must be 1 or 0, not {value[:40]!r}")
+    return EXPLAIN_VALUES[value.strip().lower()]
+
+
+def png_data_url(png: bytes) -> str:
+    """A PNG an <img> shows as it comes, with no second request and nothing stored."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def wants_json() -> bool:
     return flask.request.path.startswith("/api/") or flask.request.path == "/healthz"
 
@@ -74,10 +96,13 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
     limit_mb = max_upload_bytes / (1024 * 1024)
     decoding = threading.BoundedSemaphore(max_decodes)
 
-    def classify(data: bytes) -> dict:
+    def classify(data: bytes, explain: bool = False) -> dict:
         with decoding:
-            result = detector.classify_bytes(data).as_dict()
-        return {**result, "model": model}
+            if not explain:
+                return {**detector.classify_bytes(data).as_dict(), "model": model}
+            verdict, heat = Explainer(detector).explain_bytes(data)
+        return {**verdict.as_dict(), "model": model,
+                "explain": heat.as_dict(png_data_url(heat.layer_png()))}
 
     def error(status: int, message: str):
         if wants_json():
@@ -113,6 +138,7 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
 
     @app.post("/api/classify")
     def api_classify():
+        explain = explain_requested()
         if flask.request.mimetype == "multipart/form-data":
             upload = flask.request.files.get("file")
             if upload is None:
@@ -121,7 +147,7 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
         else:  # the raw body is the image, whatever Content-Type the client claimed
             data = flask.request.get_data(cache=False, parse_form_data=False)
         try:
-            return flask.jsonify(classify(data))
+            return flask.jsonify(classify(data, explain))
         except imageio.ImageError as e:
             return error(status_for(e), str(e))
 

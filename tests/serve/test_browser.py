@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import TF_ENV, jpeg_bytes
 from dfd.bench.serve_load import free_port, wait_healthy
@@ -94,3 +96,68 @@ def test_upload_in_chromium_shows_each_verdict(server, browser, tiny_export, tin
     WebDriverWait(browser, 5).until(ready.presence_of_element_located((By.ID, "results")))
     browser.save_screenshot(str(tmp_path / "page.png"))
     shutil.copy(tmp_path / "page.png", os.environ.get("DFD_SCREENSHOT", tmp_path / "last.png"))
+
+
+@pytest.fixture(scope="module")
+def patch_server(patch_models):
+    """The real server on the int8 model whose P(fake) comes from one known patch only."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "dfd.serve",
+                                f"--model={patch_models / 'patch_int8.tflite'}",
+                                f"--port={port}"], env=TF_ENV, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_healthy("127.0.0.1", port, process)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_explain_toggle_lays_the_heat_map_over_the_thumbnail(patch_server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import encode, patch_image
+
+    before = tmp_path / "before.png"
+    before.write_bytes(encode(patch_image(5), "PNG"))
+    photo = np.full((64, 40, 3), 60, np.uint8)  # a taller photo: the crop is its middle
+    photo[12:52] = np.asarray(Image.fromarray(patch_image(6)).resize((40, 40), Image.NEAREST))
+    after = tmp_path / "after.png"
+    after.write_bytes(encode(photo, "PNG"))
+
+    browser.get(patch_server)
+    toggle = browser.find_element(By.ID, "explain")
+    assert toggle.is_displayed() and not toggle.is_selected()
+    browser.find_element(By.ID, "file").send_keys(str(before))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#results .result.fake"))
+    first = browser.find_element(By.CSS_SELECTOR, "#results .result")
+    assert not first.find_element(By.CLASS_NAME, "heat").is_displayed()
+    assert first.get_attribute("data-explained") is None, "nothing explained while off"
+
+    toggle.click()  # on: the image already judged is explained now
+    WebDriverWait(browser, 30).until(
+        lambda d: first.find_element(By.CLASS_NAME, "heat").is_displayed())
+    heat = first.find_element(By.CLASS_NAME, "heat")
+    thumb = first.find_element(By.CLASS_NAME, "thumb")
+    assert heat.get_attribute("src").startswith("data:image/png;base64,")
+    assert first.get_attribute("data-hottest") in ("2,4", "2,5", "3,4", "3,5")
+    assert heat.rect == thumb.rect, "a square photo's crop is the whole square thumbnail"
+
+    browser.find_element(By.ID, "file").send_keys(str(after))  # on: explained as it is judged
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(
+        By.CSS_SELECTOR, "#results .result[data-explained='yes']")) == 2)
+    newest = browser.find_element(By.CSS_SELECTOR, "#results .result")
+    assert newest.find_element(By.CLASS_NAME, "name").text == "after.png"
+    assert newest.find_element(By.CLASS_NAME, "heat").is_displayed()
+    assert newest.get_attribute("data-hottest") in ("2,4", "2,5", "3,4", "3,5")
+    assert newest.find_element(By.CLASS_NAME, "heat").rect == \
+        newest.find_element(By.CLASS_NAME, "thumb").rect, "the judged middle is what shows"
+
+    browser.save_screenshot(str(tmp_path / "explain.png"))
+    toggle.click()  # off: every heat map hidden, the verdicts stay
+    for card in browser.find_elements(By.CSS_SELECTOR, "#results .result"):
+        assert not card.find_element(By.CLASS_NAME, "heat").is_displayed()
+        assert card.find_element(By.CLASS_NAME, "verdict").text == "Fake"

@@ -1,5 +1,7 @@
 // Upload page: each chosen or dropped image is sent on its own to /api/classify, so one
-// bad file shows its own error and the rest still get their verdicts.
+// bad file shows its own error and the rest still get their verdicts. With "Show where it
+// looks fake" on, each image is also explained (/api/classify?explain=1) and its heat map
+// laid over the thumbnail, on the part of the photo the model judged.
 "use strict";
 
 const form = document.getElementById("upload");
@@ -7,27 +9,87 @@ const input = document.getElementById("file");
 const drop = document.getElementById("drop");
 const results = document.getElementById("results");
 const template = document.getElementById("result-template");
+const explainToggle = document.getElementById("explain");
+document.getElementById("explain-toggle").hidden = false;  // the toggle needs this script
+document.body.classList.toggle("explaining", explainToggle.checked);
 
 function percent(p) {
   return (100 * p).toFixed(1) + "%";
 }
 
+async function ask(file, explain) {
+  const body = new FormData();
+  body.append("file", file);
+  try {
+    const response = await fetch("/api/classify" + (explain ? "?explain=1" : ""),
+                                 {method: "POST", body});
+    return await response.json();
+  } catch (e) {
+    return {error: "no answer from the server (" + e.message + ")"};
+  }
+}
+
+// The heat map covers the crop the model judged ([x0, y0, x1, y1] in the photo's pixels),
+// wherever the thumbnail's object-fit puts that part of the photo.
+function placeHeat(item) {
+  const thumb = item.querySelector(".thumb");
+  const heat = item.querySelector(".heat");
+  if (!thumb || !heat || !thumb.naturalWidth || !heat.dataset.crop) {
+    return;
+  }
+  const [x0, y0, x1, y1] = JSON.parse(heat.dataset.crop);
+  const width = thumb.clientWidth, height = thumb.clientHeight;
+  const fit = getComputedStyle(thumb).objectFit === "contain" ? Math.min : Math.max;
+  const scale = fit(width / thumb.naturalWidth, height / thumb.naturalHeight);
+  const left = (width - thumb.naturalWidth * scale) / 2;
+  const top = (height - thumb.naturalHeight * scale) / 2;
+  heat.style.left = (left + x0 * scale) + "px";
+  heat.style.top = (top + y0 * scale) + "px";
+  heat.style.width = ((x1 - x0) * scale) + "px";
+  heat.style.height = ((y1 - y0) * scale) + "px";
+  heat.classList.add("placed");
+}
+
+function showHeat(item, explain) {
+  item.dataset.hottest = explain.hottest === null ? "" : explain.hottest.join(",");
+  item.dataset.explained = "yes";
+  const heat = item.querySelector(".heat");
+  if (!heat) {  // no thumbnail to lay it over
+    return;
+  }
+  heat.dataset.crop = JSON.stringify(explain.crop);
+  heat.src = explain.png;
+  heat.title = explain.hottest === null
+    ? "No part of the picture lowers P(fake) when greyed out"
+    : "Red: greying this part out lowers P(fake) most (by up to " +
+      explain.max_drop.toFixed(3) + ")";
+  const thumb = item.querySelector(".thumb");
+  if (thumb && !thumb.complete) {
+    thumb.addEventListener("load", () => placeHeat(item), {once: true});
+  } else {
+    placeHeat(item);
+  }
+}
+
+async function explainLater(item) {
+  item.dataset.explained = "asking";
+  const answer = await ask(item.file, true);
+  if (answer.explain) {
+    showHeat(item, answer.explain);
+  } else {
+    item.dataset.explained = "failed";
+  }
+}
+
 async function classify(file) {
   const item = template.content.firstElementChild.cloneNode(true);
+  item.file = file;
   item.querySelector(".name").textContent = file.name;
   const thumb = item.querySelector(".thumb");
   thumb.src = URL.createObjectURL(file);
-  thumb.onerror = () => thumb.remove();  // not something the browser can show
+  thumb.onerror = () => item.querySelector(".thumbbox").remove();  // the browser cannot show it
   results.prepend(item);
-  const body = new FormData();
-  body.append("file", file);
-  let answer;
-  try {
-    const response = await fetch("/api/classify", {method: "POST", body});
-    answer = await response.json();
-  } catch (e) {
-    answer = {error: "no answer from the server (" + e.message + ")"};
-  }
+  const answer = await ask(file, explainToggle.checked);
   item.classList.remove("pending");
   const verdict = item.querySelector(".verdict");
   const detail = item.querySelector(".detail");
@@ -45,7 +107,24 @@ async function classify(file) {
   detail.textContent = "P(fake) " + answer.p_fake.toFixed(3) + " (threshold " +
     answer.threshold + "), " + answer.ms.toFixed(1) + " ms, " + answer.model.name + " " +
     answer.model.precision;
+  if (answer.explain) {
+    showHeat(item, answer.explain);
+  } else if (explainToggle.checked) {  // switched on while this one was on its way
+    explainLater(item);
+  }
 }
+
+explainToggle.addEventListener("change", () => {
+  document.body.classList.toggle("explaining", explainToggle.checked);
+  if (!explainToggle.checked) {
+    return;
+  }
+  for (const item of results.querySelectorAll(".result.fake, .result.real")) {
+    if (item.file && !item.dataset.explained) {
+      explainLater(item);
+    }
+  }
+});
 
 function classifyAll(files) {
   for (const file of files) {
