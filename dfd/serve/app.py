@@ -3,11 +3,14 @@
 Safe by default, because the seed was not: uploads stay in memory (never a file name from
 the client, never a temporary file), the size is capped before reading, the type is
 judged by decoding, and every failure is a short JSON or page message with a status code,
-never a traceback. `POST /api/classify?explain=1` adds where the image looks fake
-(`dfd.lite.explain`): the heat map as a transparent PNG data URL and the crop of the photo it
-lies on, which is what the page lays over its thumbnail. The Detector holds the one interpreter behind a lock, so any number
+never a traceback. The Detector holds the one interpreter behind a lock, so any number
 of request threads share it; decoding happens before that lock, so a semaphore bounds how
 many images are decoded at once and the worst case fits a stated memory budget.
+
+`POST /api/classify?explain=1` adds where the image looks fake (`dfd.lite.explain`): the
+heat map as a transparent PNG data URL and the crop of the photo it lies on, which is what
+the page lays over its thumbnail. A data URL, not a second endpoint: nothing is stored
+between requests, so the map travels with the answer it explains.
 """
 
 from __future__ import annotations

@@ -151,3 +151,25 @@ def test_pretrained_efficientnet_answers_like_x86_on_pi4_and_pi5(
             got = {json.loads(line)["file"]: json.loads(line)["p_fake"] for line in
                    (tmp_path / f"{cpu}-{model}.jsonl").read_text().splitlines()}
             assert_answers_like_x86(path, got, x86_answers(path, images), f"{cpu} {model}")
+
+
+def test_explain_on_pi4_points_where_x86_does(pi_venv, patch_models, tmp_path):
+    """One `--explain` through the installed wheel: the int8 heat map the emulated Pi 4
+    draws equals x86's within one output step, on the one patch that drives the score."""
+    from conftest import encode, patch_image
+    from dfd.lite.explain import Explainer
+
+    image = tmp_path / "patch.png"
+    image.write_bytes(encode(patch_image(7), "PNG"))
+    model = patch_models / "patch_int8.tflite"
+    on_pi(CPUS[0], ["sh", "-c", f"dfd-lite classify {model} {image} --explain "
+                                f"--explain_dir={tmp_path / 'maps'} > {tmp_path / 'pi.jsonl'}"],
+          tmp_path, [patch_models])
+    (line,) = [json.loads(text) for text in (tmp_path / "pi.jsonl").read_text().splitlines()]
+    detector = Detector(str(model))
+    _, x86 = Explainer(detector).explain_bytes(image.read_bytes())
+    assert line["explain"]["hottest"] == list(x86.hottest()[0])
+    assert line["explain"]["hottest"] in ([2, 4], [2, 5], [3, 4], [3, 5])
+    worst = np.max(np.abs(np.array(line["explain"]["drops"]) - x86.drops))
+    assert worst <= detector.output_step * 1.0001, f"Pi and x86 drops differ by {worst}"
+    assert pathlib.Path(line["explain"]["png"]).stat().st_size > 0
