@@ -70,6 +70,7 @@ def time_explain(paths: list[str], data: bytes, threads: list[int], grid: int,
 def dynamic_batch_tflite(checkpoint: str, image_size: int, precision: str,
                          calibration: np.ndarray) -> bytes:
     """The checkpoint as a .tflite taking any batch: dfd's converter settings, batch None."""
+    from dfd import quiet  # noqa: F401 - TensorFlow's C++ INFO lines off before it loads
     import keras
     import tensorflow as tf
 
