@@ -134,12 +134,13 @@ def test_explain_toggle_lays_the_heat_map_over_the_thumbnail(patch_server, brows
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(
         By.CSS_SELECTOR, "#results .result.fake"))
     first = browser.find_element(By.CSS_SELECTOR, "#results .result")
-    assert not first.find_element(By.CLASS_NAME, "heat").is_displayed()
+    assert not first.find_elements(By.CLASS_NAME, "heat")
     assert first.get_attribute("data-explained") is None, "nothing explained while off"
 
     toggle.click()  # on: the image already judged is explained now
-    WebDriverWait(browser, 30).until(
-        lambda d: first.find_element(By.CLASS_NAME, "heat").is_displayed())
+    WebDriverWait(browser, 30).until(lambda d: any(
+        heat.is_displayed() for heat in first.find_elements(By.CLASS_NAME, "heat")))
+    assert len(first.find_elements(By.CLASS_NAME, "heat")) == 1, "one judged crop, one map"
     heat = first.find_element(By.CLASS_NAME, "heat")
     thumb = first.find_element(By.CLASS_NAME, "thumb")
     assert heat.get_attribute("src").startswith("data:image/png;base64,")

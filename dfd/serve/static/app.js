@@ -29,53 +29,68 @@ async function ask(file, explain) {
   }
 }
 
-// The heat map covers the crop the model judged ([x0, y0, x1, y1] in the photo's pixels),
+// Each heat map covers the crop the model judged ([x0, y0, x1, y1] in the photo's pixels),
 // wherever the thumbnail's object-fit puts that part of the photo.
-function placeHeat(item) {
+function placeHeats(item) {
   const thumb = item.querySelector(".thumb");
-  const heat = item.querySelector(".heat");
-  if (!thumb || !heat || !thumb.naturalWidth || !heat.dataset.crop) {
+  if (!thumb || !thumb.naturalWidth) {
     return;
   }
-  const [x0, y0, x1, y1] = JSON.parse(heat.dataset.crop);
   const width = thumb.clientWidth, height = thumb.clientHeight;
   const fit = getComputedStyle(thumb).objectFit === "contain" ? Math.min : Math.max;
   const scale = fit(width / thumb.naturalWidth, height / thumb.naturalHeight);
   const left = (width - thumb.naturalWidth * scale) / 2;
   const top = (height - thumb.naturalHeight * scale) / 2;
-  heat.style.left = (left + x0 * scale) + "px";
-  heat.style.top = (top + y0 * scale) + "px";
-  heat.style.width = ((x1 - x0) * scale) + "px";
-  heat.style.height = ((y1 - y0) * scale) + "px";
-  heat.classList.add("placed");
+  for (const heat of item.querySelectorAll(".heat")) {
+    const [x0, y0, x1, y1] = JSON.parse(heat.dataset.crop);
+    heat.style.left = (left + x0 * scale) + "px";
+    heat.style.top = (top + y0 * scale) + "px";
+    heat.style.width = ((x1 - x0) * scale) + "px";
+    heat.style.height = ((y1 - y0) * scale) + "px";
+    heat.classList.add("placed");
+  }
 }
 
-function showHeat(item, explain) {
-  item.dataset.hottest = explain.hottest === null ? "" : explain.hottest.join(",");
+// One heat map per judged crop: the whole image's, or each face's once faces are judged.
+function explanations(answer) {
+  return [answer.explain, ...(answer.faces || []).map((face) => face.explain)]
+    .filter(Boolean);
+}
+
+function showHeats(item, explains) {
   item.dataset.explained = "yes";
-  const heat = item.querySelector(".heat");
-  if (!heat) {  // no thumbnail to lay it over
+  item.dataset.hottest = explains.map(
+    (e) => e.hottest === null ? "" : e.hottest.join(",")).join(";");
+  const box = item.querySelector(".thumbbox");
+  if (!box) {  // no thumbnail to lay them over
     return;
   }
-  heat.dataset.crop = JSON.stringify(explain.crop);
-  heat.src = explain.png;
-  heat.title = explain.hottest === null
-    ? "No part of the picture lowers P(fake) when greyed out"
-    : "Red: greying this part out lowers P(fake) most (by up to " +
-      explain.max_drop.toFixed(3) + ")";
+  box.querySelectorAll(".heat").forEach((old) => old.remove());
+  for (const explain of explains) {
+    const heat = document.createElement("img");
+    heat.className = "heat";
+    heat.alt = "where it looks fake";
+    heat.dataset.crop = JSON.stringify(explain.crop);
+    heat.src = explain.png;
+    heat.title = explain.hottest === null
+      ? "No part of this crop lowers P(fake) when greyed out"
+      : "Red: greying this part out lowers P(fake) most (by up to " +
+        explain.max_drop.toFixed(3) + ")";
+    box.append(heat);
+  }
   const thumb = item.querySelector(".thumb");
   if (thumb && !thumb.complete) {
-    thumb.addEventListener("load", () => placeHeat(item), {once: true});
+    thumb.addEventListener("load", () => placeHeats(item), {once: true});
   } else {
-    placeHeat(item);
+    placeHeats(item);
   }
 }
 
 async function explainLater(item) {
   item.dataset.explained = "asking";
-  const answer = await ask(item.file, true);
-  if (answer.explain) {
-    showHeat(item, answer.explain);
+  const explains = explanations(await ask(item.file, true));
+  if (explains.length) {
+    showHeats(item, explains);
   } else {
     item.dataset.explained = "failed";
   }
@@ -107,8 +122,8 @@ async function classify(file) {
   detail.textContent = "P(fake) " + answer.p_fake.toFixed(3) + " (threshold " +
     answer.threshold + "), " + answer.ms.toFixed(1) + " ms, " + answer.model.name + " " +
     answer.model.precision;
-  if (answer.explain) {
-    showHeat(item, answer.explain);
+  if (explanations(answer).length) {
+    showHeats(item, explanations(answer));
   } else if (explainToggle.checked) {  // switched on while this one was on its way
     explainLater(item);
   }
