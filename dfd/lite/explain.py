@@ -2,9 +2,10 @@
 
 Each cell of a grid over the crop the classifier judged is greyed out in turn and the crop
 is scored again; a cell whose greying lowers P(fake) held evidence of fakery, and the map
-is coloured by how much P(fake) drops. Only forward passes of the model the device already
-runs are needed, no gradients (an int8 .tflite has none to give), so the map explains the
-very answer the device gave, its kernels and quantization included, on a Pi as on x86.
+is coloured by how much P(fake) drops (measured in log-odds, see MIN_SCALE). Only forward
+passes of the model the device already runs are needed, no gradients (an int8 .tflite has
+none to give), so the map explains the very answer the device gave, its kernels and
+quantization included, on a Pi as on x86.
 
 The crop is the model's own (S, S, 3) uint8 input, whatever it was cut from: the whole
 image's centred square today, each face's crop once faces are judged (`Explainer.explain`
