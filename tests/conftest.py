@@ -145,7 +145,7 @@ def patch_models(tmp_path_factory):
     0.993, a mid-grey one 0.505. The known answer to "where does it look fake?"."""
     import keras
 
-    from export.tflite import convert
+    from dfd.export.tflite import convert
 
     top, bottom, left, right = PATCH
     size = TINY_IMAGE_SIZE

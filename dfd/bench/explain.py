@@ -75,7 +75,7 @@ def dynamic_batch_tflite(checkpoint: str, image_size: int, precision: str,
     import tensorflow as tf
 
     import dfd.models  # noqa: F401 - registers dfd's layers and initializers for loading
-    from export.tflite import _configure_and_convert
+    from dfd.export.tflite import _configure_and_convert
 
     model = keras.models.load_model(checkpoint, compile=False)
     with tempfile.TemporaryDirectory(prefix="dfd-bench-") as folder:

@@ -46,8 +46,9 @@ the contract rounds (ties to even), so 128.
 
 A flat cell carries none of the high-frequency residue the detector looks for, and
 mid-grey is neither a dark nor a bright cue: dfdnet and EfficientNet-Lite0 map their input
-to [-1, 1] in their first layer, where 128 is 0.004. The int8 files take uint8 pixels with
-scale 1 and zero point 0 (`export.tflite.pinned_input_range`), so 128 reaches them exactly.
+to [-1, 1] in their first layer, where 128 is 0.004. The int8 files take uint8 pixels
+with scale 1 and zero point 0 (`dfd.export.tflite.pinned_input_range`), so 128 reaches
+them exactly.
 The cell's border with the image is still an edge a high-pass filter sees; occlusion maps
 share that artefact, and a coarse grid keeps it small against the cell's own area.
 """
