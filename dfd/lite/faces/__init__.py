@@ -1,0 +1,104 @@
+"""Finding faces in a photo on the device: MediaPipe's BlazeFace run by the same LiteRT
+interpreter as the classifier, with anchors, decoding and weighted suppression in numpy.
+
+The bundle carries the detector file and its settings (model.json "face_detector", written
+by the export from `settings`); nothing is downloaded and TensorFlow is never imported.
+`FaceFinder.find(image)` returns every face with its box in the photo's pixels and the
+square crop the classifier should judge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+from PIL import Image
+
+from dfd.lite.faces import search
+from dfd.lite.faces.crop import crop_square
+from dfd.lite.faces.decode import Detections
+from dfd.lite.faces.nms import weighted_nms
+from dfd.lite.faces.runner import FaceModel, FaceModelError
+
+__all__ = ["CARD_KEY", "DEFAULT_MIN_FACE", "MAX_FACES", "Face", "FaceFinder", "FaceModelError"]
+
+CARD_KEY = "face_detector"
+"""model.json's section describing the bundled face detector."""
+
+DEFAULT_MIN_FACE = 64
+"""Smallest face (side of its training-style crop, in photo pixels) searched for: below
+it the classifier would judge an upscaled blur, and each halving of this size quadruples
+the windows a large photo needs."""
+
+SMALL_FACE_SLACK = 0.75
+"""Faces whose crop is under this fraction of min_face are dropped: the finest windows see
+texture at a magnification where it can pass for a face, and no face that small was asked for."""
+
+MAX_FACES = 32
+"""Most faces judged in one photo, best scored first: bounds a crowd photo's cost."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]
+    """(x0, y0, x1, y1) in the photo's pixels, clipped to the photo."""
+    score: float
+    keypoints: np.ndarray
+    """(6, 2) (x, y) in the photo's pixels: eyes, nose tip, mouth, ear tragions."""
+    crop: tuple[int, int, int]
+    """(top, left, side) of the square the classifier judges."""
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class FaceFinder:
+    """The bundle's face detector; not thread-safe (the Detector calls it under its lock)."""
+
+    def __init__(self, bundle_dir: str, config: dict, threads: int | None, kernels: str,
+                 min_face: float = DEFAULT_MIN_FACE):
+        path = os.path.join(bundle_dir, config.get("file", ""))
+        if not config.get("file") or not os.path.isfile(path):
+            raise FaceModelError(f"face detector {path} named by model.json does not exist")
+        if config.get("sha256") and _sha256(path) != config["sha256"]:
+            raise FaceModelError(f"face detector {path} does not match the sha256 in "
+                                 f"model.json: the file is damaged or from another bundle")
+        if min_face <= 0:
+            raise ValueError(f"min_face must be positive, not {min_face}")
+        self.path, self.config, self.min_face = path, config, float(min_face)
+        self.model = FaceModel(path, config, threads, kernels)
+        self.crop = config.get("crop")
+        if not self.crop:
+            raise FaceModelError(f"model.json's {CARD_KEY} has no crop framing for {path}")
+        self.suppression = config["nms"]["min_suppression_threshold"]
+        self.keypoint_count = config["decoding"]["num_keypoints"]
+
+    def detections(self, image: Image.Image) -> Detections:
+        """Every window's kept detections, merged by weighted suppression, best first."""
+        width, height = image.size
+        found = []
+        for window in search.windows(width, height, self.min_face):
+            seen = self.model.detect_window(image, window.left, window.top, window.side)
+            found.append(search.keep_in_window(seen, window, width, height))
+        merged = Detections.concatenate(found, self.keypoint_count)
+        return weighted_nms(merged, self.suppression)
+
+    def find(self, image: Image.Image) -> list[Face]:
+        """Faces in a decoded RGB photo, best scored first, at most MAX_FACES."""
+        width, height = image.size
+        found = self.detections(image)
+        faces = []
+        for index in range(min(len(found), MAX_FACES)):
+            x0, y0, x1, y1 = (float(v) for v in found.boxes[index])
+            box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
+            crop_side = (x1 - x0 + y1 - y0) / 2.0 * self.crop["side_over_box"]
+            if box[2] <= box[0] or box[3] <= box[1] or \
+                    crop_side < SMALL_FACE_SLACK * self.min_face:
+                continue
+            faces.append(Face(box, float(found.scores[index]), found.keypoints[index],
+                              crop_square((x0, y0, x1, y1), width, height, self.crop)))
+        return faces

@@ -1,0 +1,89 @@
+"""Where to look for faces in a photo of any size: the whole photo, then overlapping tiles.
+
+BlazeFace full-range sees a letterboxed 192x192 copy of what it is given, so in a
+12-megapixel group photo a 100-pixel face shrinks to 5 pixels and vanishes. It finds a face
+reliably when the face's square crop spans between `MIN_FRACTION` and `MAX_FRACTION` of the
+window (measured, BUILD_NOTES.md "Faces"), so the search is a pyramid: the whole photo,
+then smaller windows level by level (at most half as wide as the level above, so the size
+ranges meet), overlapping by the largest face the level is responsible for, down to windows
+`min_face / MIN_FRACTION` wide. Each level keeps only
+faces in its own size range that its window shows whole; weighted suppression then merges
+what several windows saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from dfd.lite.faces.decode import Detections
+
+MIN_FRACTION = 0.1
+"""Smallest face crop, as a fraction of the window side, found in every trial."""
+MAX_FRACTION = 0.8
+"""Largest face crop, as a fraction of the window side, found in every trial."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    left: float
+    top: float
+    side: float
+    level: int
+
+
+def _starts(length: float, side: float, stride: float) -> list[float]:
+    """Window starts covering [0, length), the last one flush with the far edge."""
+    if length <= side:
+        return [(length - side) / 2.0]
+    count = math.ceil((length - side) / stride) + 1
+    step = (length - side) / (count - 1)
+    return [i * step for i in range(count)]
+
+
+def windows(width: int, height: int, min_face: float) -> list[Window]:
+    """Level 0 is the letterboxed photo; the last level's windows are just small enough for
+    a `min_face` crop to span MIN_FRACTION of them, the levels between evenly spaced in scale."""
+    whole = float(max(width, height))
+    out = [Window((width - whole) / 2.0, (height - whole) / 2.0, whole, 0)]
+    smallest = min_face / MIN_FRACTION
+    if whole <= smallest:
+        return out
+    levels = math.ceil(math.log2(whole / smallest))
+    ratio = (whole / smallest) ** (1.0 / levels)
+    parent = whole
+    for level in range(1, levels + 1):
+        side = whole / ratio ** level
+        overlap = MIN_FRACTION * parent  # the largest face this level alone must find
+        stride = side - overlap
+        out.extend(Window(x, y, side, level) for y in _starts(height, side, stride)
+                   for x in _starts(width, side, stride))
+        parent = side
+    return out
+
+
+def keep_in_window(found: Detections, window: Window, width: int, height: int) -> Detections:
+    """The detections this window is responsible for: not cut by a window edge inside the
+    photo, and not larger than the window shows reliably (a coarser level found those)."""
+    if not len(found):
+        return found
+    boxes = found.boxes
+    slack = 0.02 * window.side
+    inner_left = window.left > 0
+    inner_top = window.top > 0
+    inner_right = window.left + window.side < width
+    inner_bottom = window.top + window.side < height
+    cut = np.zeros(len(boxes), bool)
+    if inner_left:
+        cut |= boxes[:, 0] < window.left + slack
+    if inner_top:
+        cut |= boxes[:, 1] < window.top + slack
+    if inner_right:
+        cut |= boxes[:, 2] > window.left + window.side - slack
+    if inner_bottom:
+        cut |= boxes[:, 3] > window.top + window.side - slack
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    too_big = (window.level > 0) & (size > MAX_FRACTION * window.side)
+    return found.take(np.flatnonzero(~cut & ~too_big))
