@@ -1,7 +1,10 @@
 """Classify images on a device: `python -m dfd.lite classify MODEL.tflite PATH...` (`dfd-lite`).
 
 Prints one JSON line per image, `{"file", "p_fake", "verdict", "threshold", "ms"}`, or
-`{"file", "error"}` for a file that cannot be classified; the others go on regardless. On
+`{"file", "error"}` for a file that cannot be classified; the others go on regardless. With
+`--faces=auto|on` the line also says what was judged (`"judged": "faces"` or `"whole
+image"`) and lists `"faces": [{"box", "score", "p_fake", "verdict", "crop"}]` (boxes in the
+photo's pixels); the image's p_fake and verdict are its most suspicious face's. On
 stderr, first which kernels run and why (`--kernels=auto` checks XNNPACK against the
 bundle's golden vectors), last a summary. Exit
 status: 0 all classified, 1 some image failed, 2 the model or the command line is unusable.
@@ -24,8 +27,9 @@ from typing import Iterator
 from dfd import spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
-from dfd.lite.detector import Detector, ModelError
+from dfd.lite.detector import FACES, NO_FACE, Detector, ModelError
 from dfd.lite.explain import GRID, Explainer
+from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -92,6 +96,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="CPU kernels: auto = XNNPACK if it reproduces the bundle's "
                                "golden vectors on this device, else TFLite's builtin kernels "
                                "(the reason is printed); xnnpack or builtin force one")
+    classify.add_argument("--faces", choices=FACES, default="auto",
+                          help="judge each face the bundle's face detector finds: auto = "
+                               "faces when any is found, else the whole image; on = faces "
+                               "only (no face, no verdict); off = the whole image")
+    classify.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
+                          help="smallest face searched for, in photo pixels (smaller is "
+                               "slower on large photos)")
     classify.add_argument("--max_file_mb", type=float,
                           default=imageio.MAX_FILE_BYTES / (1024 * 1024),
                           help="larger files are refused unread, as the server refuses them")
@@ -107,6 +118,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_file_mb <= 0:
         parser.error("--max_file_mb must be positive")
+    if args.min_face <= 0:
+        parser.error("--min_face must be positive")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
     check_explain_args(parser, args)
@@ -142,12 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         detector = Detector(args.model, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels)
+                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-lite: {e}", file=sys.stderr)
         return 2
     print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
+    if args.faces != "off" and detector.face_finder is None:
+        print("dfd-lite: the bundle has no face detector: whole images are judged",
+              file=sys.stderr, flush=True)
     results = []
     explainer = make_explainer(detector, args)
     if args.explain and explainer is None:
@@ -182,7 +198,11 @@ def summary(results: list[dict], detector: Detector, explain_dir: str | None = N
     """One line for a person: counts, and accuracy where folder names give the truth."""
     done = [r for r in results if "error" not in r]
     fakes = sum(r["verdict"] == "fake" for r in done)
-    line = (f"dfd-lite: {len(done)} classified ({fakes} fake, {len(done) - fakes} real), "
+    faceless = sum(r["verdict"] == NO_FACE for r in done)
+    counts = f"{fakes} fake, {len(done) - fakes - faceless} real"
+    if faceless:
+        counts += f", {faceless} with no face"
+    line = (f"dfd-lite: {len(done)} classified ({counts}), "
             f"{len(results) - len(done)} failed; {detector.description['file']} "
             f"({detector.kernels} kernels)")
     if explain_dir is not None:

@@ -1,7 +1,9 @@
 """One exported .tflite model answering P(fake) for images, safely from many threads.
 
 The device side of dfd: bytes in, the `dfd.spec` preprocessing in numpy, one interpreter
-call, P(fake) out. Quantized models are handled from the tensors' own quantization
+call, P(fake) out. With faces on (`faces="auto"` or `"on"`) the bundle's face detector
+finds every face first and each face's training-style crop is judged on its own; the
+photo's verdict is its most suspicious face's. Quantized models are handled from the tensors' own quantization
 parameters, so float32, float16 and int8 files are used the same way. The interpreter is
 not thread-safe, so every call holds one lock; a web server shares one Detector.
 """
@@ -17,6 +19,7 @@ import time
 import numpy as np
 
 from dfd import spec
+from dfd.lite import faces as face_search
 from dfd.lite import imageio, preprocess, tensors
 from dfd.lite.interpreter import KERNELS, NoInterpreterError, default_threads
 from dfd.lite.kernels import open_interpreter
@@ -26,16 +29,33 @@ class ModelError(RuntimeError):
     """The model file or its model.json cannot be used; the message names the file."""
 
 
+FACES = ("auto", "on", "off")
+"""How a photo is judged. off: the whole image, as before faces. on: each face the bundle's
+detector finds (none found: no verdict). auto: faces when any is found, else the whole image."""
+
+NO_FACE = "no face"
+"""The verdict of a photo judged with faces on in which no face was found."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    p_fake: float
+    p_fake: float | None
     verdict: str
     threshold: float
     ms: float
+    judged: str | None = None
+    """"faces" or "whole image" when faces were asked for; None when they were off."""
+    faces: tuple[dict, ...] = ()
+    """Per face: box [x0, y0, x1, y1] in the photo's pixels, score, p_fake, verdict, and
+    crop [x0, y0, x1, y1], the square the classifier judged."""
 
     def as_dict(self) -> dict:
-        return {"p_fake": self.p_fake, "verdict": self.verdict, "threshold": self.threshold,
-                "ms": round(self.ms, 3)}
+        out = {"p_fake": self.p_fake, "verdict": self.verdict, "threshold": self.threshold,
+               "ms": round(self.ms, 3)}
+        if self.judged is not None:
+            out["judged"] = self.judged
+            out["faces"] = [dict(face) for face in self.faces]
+        return out
 
 
 def read_model_card(model_path: str) -> dict:
@@ -75,10 +95,12 @@ class Detector:
     """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict.
 
     threads: interpreter threads, by default the cores this process may use. kernels: see
-    `dfd.lite.kernels`; `self.kernel_choice` says which ran and why."""
+    `dfd.lite.kernels`; `self.kernel_choice` says which ran and why. faces: one of FACES;
+    min_face: the smallest face searched for, in photo pixels (`dfd.lite.faces`)."""
 
     def __init__(self, model_path: str, threads: int | None = None,
-                 threshold: float | str | None = None, kernels: str = "auto"):
+                 threshold: float | str | None = None, kernels: str = "auto",
+                 faces: str = "off", min_face: float = face_search.DEFAULT_MIN_FACE):
         if not os.path.isfile(model_path):
             raise ModelError(f"model file {model_path} does not exist")
         self.path = model_path
@@ -105,6 +127,26 @@ class Detector:
                              f"says {card_size}px: the card belongs to another model")
         self.threshold = resolve_threshold(self.card, threshold)
         self._lock = threading.Lock()
+        self.faces, self.face_finder = self._open_face_finder(faces, min_face)
+
+    def _open_face_finder(self, faces: str, min_face: float):
+        """(faces mode, FaceFinder or None). A bundle without a detector judges whole
+        images under "auto" and refuses "on"."""
+        if faces not in FACES:
+            raise ValueError(f"faces must be one of {FACES}, not {faces!r}")
+        config = self.card.get(face_search.CARD_KEY)
+        if faces == "off" or (config is None and faces == "auto"):
+            return faces, None
+        if config is None:
+            raise ModelError(f"{self.path}'s model.json has no face detector (exported "
+                             f"with --face_detector=none or before faces existed): "
+                             f"re-export, or judge whole images with faces off")
+        try:
+            return faces, face_search.FaceFinder(
+                os.path.dirname(os.path.abspath(self.path)), config, self.threads,
+                "xnnpack" if self.kernels == "xnnpack" else "builtin", min_face)
+        except (face_search.FaceModelError, KeyError) as e:
+            raise ModelError(f"{self.path}'s face detector cannot be used: {e}") from None
 
     @property
     def kernels(self) -> str:
@@ -121,7 +163,12 @@ class Detector:
                 "sha256": artifact.get("sha256"), "image_size": self.image_size,
                 "dfd_version": self.card.get("dfd_version"),
                 "interpreter": self.interpreter_package, "threads": self.threads,
-                "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict()}
+                "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict(),
+                "faces": self.faces,
+                "face_detector": (None if self.face_finder is None else
+                                  {"file": os.path.basename(self.face_finder.path),
+                                   "variant": self.face_finder.config.get("variant"),
+                                   "min_face": self.face_finder.min_face})}
 
     def p_fake_pixels(self, pixels: np.ndarray) -> float:
         """P(fake) for one (S, S, 3) uint8 image already preprocessed by `dfd.spec`."""
@@ -157,10 +204,45 @@ class Detector:
         """Encoded image bytes to the model's uint8 input; ImageError if not an image."""
         return preprocess.preprocess(imageio.open_image(data), self.image_size)
 
+    def verdict_of(self, p_fake: float) -> str:
+        return spec.LABELS[spec.FAKE_LABEL] if p_fake >= self.threshold else spec.LABELS[0]
+
     def classify_bytes(self, data: bytes) -> Verdict:
         """Decode, preprocess and classify one encoded image; raises imageio.ImageError."""
         start = time.perf_counter()
-        p_fake = self.p_fake_pixels(self.pixels(data))
+        if self.face_finder is None:
+            p_fake = self.p_fake_pixels(self.pixels(data))
+            ms = (time.perf_counter() - start) * 1000.0
+            judged = "whole image" if self.faces == "auto" else None
+            return Verdict(p_fake, self.verdict_of(p_fake), self.threshold, ms, judged)
+        return self.classify_faces(imageio.decode(data), start)
+
+    def judge_faces(self, image) -> list[dict]:
+        """Each face the detector finds in a decoded RGB photo, judged on its own crop."""
+        with self._lock:
+            found = self.face_finder.find(image)
+        judged = []
+        for face in found:
+            top, left, side = face.crop
+            pixels = preprocess.to_model_pixels(
+                preprocess.resize_bilinear(image, face.crop, self.image_size))
+            p_fake = self.p_fake_pixels(pixels)
+            judged.append({"box": [round(v, 1) for v in face.box],
+                           "score": round(face.score, 4), "p_fake": p_fake,
+                           "verdict": self.verdict_of(p_fake),
+                           "crop": [left, top, left + side, top + side]})
+        return judged
+
+    def classify_faces(self, image, start: float) -> Verdict:
+        """The photo's verdict from its faces: the most suspicious one decides."""
+        faces = self.judge_faces(image)
+        if faces:
+            p_fake = max(face["p_fake"] for face in faces)
+            verdict, judged = self.verdict_of(p_fake), "faces"
+        elif self.faces == "auto":
+            p_fake = self.p_fake_pixels(preprocess.preprocess(image, self.image_size))
+            verdict, judged = self.verdict_of(p_fake), "whole image"
+        else:
+            p_fake, verdict, judged = None, NO_FACE, "faces"
         ms = (time.perf_counter() - start) * 1000.0
-        verdict = spec.LABELS[spec.FAKE_LABEL] if p_fake >= self.threshold else spec.LABELS[0]
-        return Verdict(p_fake, verdict, self.threshold, ms)
+        return Verdict(p_fake, verdict, self.threshold, ms, judged, tuple(faces))

@@ -1,0 +1,155 @@
+"""Whole photos with faces from the shared sets: every face found and judged as its crop.
+
+Photos are composed at test time from a few real face crops of ../shared/data (nothing is
+copied into the repo): 1 to 5 faces at different sizes and places on backgrounds up to 12
+megapixels, and photos with no face. The bundle is the tiny trained export, which carries
+the face detector like every export.
+"""
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfd.bench import faces as bench
+from dfd.lite.detector import Detector, ModelError
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LAYOUTS = [  # (width, height, training-square sizes of the pasted faces)
+    (1024, 768, [200]),
+    (2048, 1536, [96, 300]),
+    (1600, 1200, [64, 128, 256]),
+    (4000, 3000, [90, 180, 400, 700]),
+    (3000, 2000, [80, 110, 150, 240, 500]),
+]
+
+
+@pytest.fixture(scope="module")
+def face_crops(shared_set):
+    """The first two test-split images of each class of both shared sets."""
+    crops = []
+    for name in bench.SETS:
+        root = shared_set(name)
+        for label in bench.CLASSES:
+            crops += [Image.open(p).convert("RGB")
+                      for p in sorted((root / "Test" / label).iterdir())[:2]]
+    return crops
+
+
+@pytest.fixture(scope="module")
+def photos(face_crops):
+    rng = np.random.default_rng(7)
+    made = []
+    for index, (width, height, sizes) in enumerate(LAYOUTS):
+        faces = [face_crops[(index + i) % len(face_crops)] for i in range(len(sizes))]
+        made.append(bench.compose(rng, faces, width, height, sizes))
+    return made
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_export):
+    return Detector(str(tiny_export / "model_int8.tflite"), threads=1, faces="on")
+
+
+def test_the_export_bundles_the_face_detector(tiny_export):
+    card = json.loads((tiny_export / "model.json").read_text())
+    entry = card["face_detector"]
+    assert (tiny_export / entry["file"]).is_file() and len(entry["sha256"]) == 64
+    assert entry["input_size"] == [192, 192] and entry["anchors"]["strides"] == [4]
+    assert entry["crop"]["side_over_box"] > 1
+
+
+def test_every_pasted_face_is_found_where_it_was_pasted(detector, photos):
+    for photo, truths in photos:
+        answer = detector.classify_bytes(bench.jpeg(photo))
+        crops = [face["crop"] for face in answer.faces]
+        best, false = bench.match(crops, truths)
+        assert min(best) >= 0.5, (photo.size, truths, answer.faces)
+        assert not false, (photo.size, [answer.faces[i] for i in false])
+        assert answer.judged == "faces"
+        for face in answer.faces:
+            x0, y0, x1, y1 = face["box"]
+            assert 0 <= x0 < x1 <= photo.width and 0 <= y0 < y1 <= photo.height
+
+
+@pytest.mark.parametrize("size", [(800, 600), (4000, 3000)])
+def test_no_face_is_reported_on_a_photo_without_one(detector, size):
+    for seed in range(3):
+        photo = bench.background(np.random.default_rng(seed), *size)
+        answer = detector.classify_bytes(bench.jpeg(photo))
+        assert answer.faces == () and answer.verdict == "no face" and answer.p_fake is None
+
+
+def test_each_faces_p_fake_is_the_classifiers_answer_on_its_crop_alone(tiny_export, photos):
+    with_faces = Detector(str(tiny_export / "model_int8.tflite"), threads=1, faces="on")
+    whole = Detector(str(tiny_export / "model_int8.tflite"), threads=1, faces="off")
+    step = with_faces._output["quantization"][0]
+    for photo, _ in photos[:3]:
+        data = bench.jpeg(photo)
+        decoded = Image.open(io.BytesIO(data)).convert("RGB")
+        answer = with_faces.classify_bytes(data)
+        for face in answer.faces:
+            out = io.BytesIO()
+            decoded.crop(tuple(face["crop"])).save(out, format="PNG")
+            alone = whole.classify_bytes(out.getvalue()).p_fake
+            assert abs(face["p_fake"] - alone) <= step + 1e-9, (face, alone)
+        assert answer.p_fake == max(face["p_fake"] for face in answer.faces)
+
+
+def run_cli(*args):
+    out = subprocess.run([sys.executable, "-m", "dfd.lite", "classify", *map(str, args)],
+                         capture_output=True, text=True, timeout=300)
+    return out.returncode, [json.loads(line) for line in out.stdout.splitlines()], out.stderr
+
+
+def test_cli_says_what_it_judged_and_falls_back_to_the_whole_image(tiny_export, photos,
+                                                                   tmp_path):
+    photo, truths = photos[2]
+    photo.save(tmp_path / "group.jpg", quality=92)
+    bench.background(np.random.default_rng(1), 640, 480).save(tmp_path / "wall.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    model = tiny_export / "model_int8.tflite"
+    code, lines, err = run_cli(model, tmp_path, "--threads=1")
+    assert code == 1
+    by_name = {line["file"].rsplit("/", 1)[1]: line for line in lines}
+    assert "error" in by_name["broken.jpg"]
+    group = by_name["group.jpg"]
+    assert group["judged"] == "faces" and len(group["faces"]) == len(truths)
+    assert set(group["faces"][0]) == {"box", "score", "p_fake", "verdict", "crop"}
+    wall = by_name["wall.jpg"]
+    assert wall["judged"] == "whole image" and wall["faces"] == []
+    assert 0 <= wall["p_fake"] <= 1
+    code, lines, err = run_cli(model, tmp_path / "wall.jpg", "--faces=on")
+    assert code == 0 and lines[0]["verdict"] == "no face" and "1 with no face" in err
+    code, lines, _ = run_cli(model, tmp_path / "group.jpg", "--faces=off")
+    assert code == 0 and "faces" not in lines[0] and "judged" not in lines[0]
+
+
+def test_a_bundle_without_a_detector_refuses_faces_on_and_auto_judges_whole(tiny_export,
+                                                                             tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    shutil.copy(tiny_export / "model_int8.tflite", bundle)
+    card = json.loads((tiny_export / "model.json").read_text())
+    card.pop("face_detector")
+    (bundle / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="no face detector"):
+        Detector(str(bundle / "model_int8.tflite"), faces="on")
+    auto = Detector(str(bundle / "model_int8.tflite"), faces="auto")
+    answer = auto.classify_bytes(bench.jpeg(bench.background(np.random.default_rng(0), 64, 64)))
+    assert answer.judged == "whole image"
+
+
+def test_a_damaged_detector_file_is_named(tiny_export, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_export, bundle, ignore=shutil.ignore_patterns("saved_model"))
+    name = json.loads((bundle / "model.json").read_text())["face_detector"]["file"]
+    (bundle / name).write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="sha256"):
+        Detector(str(bundle / "model_int8.tflite"), faces="auto")
