@@ -1,0 +1,257 @@
+"""Faces: measure the crop framing, and judge composed photos.
+
+    python -m dfd.bench.faces margin --bundle=DIR [--per_class=300]
+    python -m dfd.bench.faces photos --bundle=DIR [--photos=40] [--threads=1]
+
+`margin` runs the bundle's face detector on training-split images of the shared sets (each
+pasted at half the window on grey, as a face in a photo) and prints, per set and class,
+the percentiles of the training crop (the centred square the classifier sees) relative to
+the detected box: side over box side and centre offset in box sides. Their pooled medians
+are `dfd.lite.faces.crop.CROP`.
+
+`photos` composes photos from test-split crops of both sets (1 to 5 faces, crops 64 to 600
+pixels, backgrounds up to 12 megapixels, plus photos with no face) and prints face recall
+(the detector's crop overlapping the pasted training crop at IoU >= 0.5), false faces per
+photo, how well the crops reproduce the pasted ones, the score of found and false faces,
+and milliseconds per photo (decode to verdict) by number of faces and photo size; then
+cold start of `dfd-lite classify` with faces on. The machine may be shared: the load
+average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+from dfd.lite.detector import Detector
+from dfd.lite.faces import CARD_KEY, FaceFinder
+from dfd.lite.faces.nms import iou
+from dfd.lite.interpreter import default_threads
+
+SETS = ("rff160", "celeba_stylegan")
+CLASSES = ("Real", "Fake")
+SHARED = os.environ.get("DFD_SHARED_DATA", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))))), "shared", "data"))
+
+
+def images_of(shared: str, name: str, split: str, label: str) -> list[str]:
+    folder = os.path.join(shared, name, "Dataset", split, label)
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+def training_square(width: int, height: int) -> tuple[int, int, int]:
+    """(left, top, side) of the centred square the classifier sees (dfd.spec)."""
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """A face-free scene: smooth colour fields with grain, or stripes and blocks."""
+    kind = rng.integers(3)
+    if kind == 0:
+        cells = rng.integers(0, 256, (rng.integers(3, 12), rng.integers(3, 12), 3), np.uint8)
+        image = Image.fromarray(cells).resize((width, height), Image.BICUBIC)
+    elif kind == 1:
+        ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+        colour = rng.uniform(0.3, 1.0, (1, 1, 3)).astype(np.float32)
+        rows = np.linspace(0.5, 1.0, height, dtype=np.float32)[:, None, None]
+        image = Image.fromarray((ramp * colour * rows).astype(np.uint8))
+    else:
+        small = rng.integers(0, 256, (height // 64 + 1, width // 64 + 1, 3), np.uint8)
+        image = Image.fromarray(small).resize((width, height), Image.NEAREST)
+    grain = rng.normal(0, 6, (64, 64, 3)).astype(np.float32)
+    tiled = np.tile(grain, (height // 64 + 1, width // 64 + 1, 1))[:height, :width]
+    return Image.fromarray(np.clip(np.asarray(image, np.float32) + tiled, 0, 255)
+                           .astype(np.uint8))
+
+
+def compose(rng: np.random.Generator, faces: list[Image.Image], width: int, height: int,
+            sizes: list[int]) -> tuple[Image.Image, list[tuple[float, ...]]]:
+    """Pastes each face, scaled so its training square is `sizes[i]` pixels, where it
+    overlaps no other; returns the photo and each face's training square (x0, y0, x1, y1)."""
+    photo = background(rng, width, height)
+    truths = []
+    for face, size in zip(faces, sizes):
+        left, top, side = training_square(*face.size)
+        scale = size / side
+        scaled = face.resize((max(1, round(face.width * scale)), max(1, round(face.height * scale))),
+                             Image.BILINEAR)
+        for _ in range(200):
+            x = int(rng.integers(0, width - scaled.width + 1))
+            y = int(rng.integers(0, height - scaled.height + 1))
+            square = (x + left * scale, y + top * scale, x + (left + side) * scale,
+                      y + (top + side) * scale)
+            rect = np.asarray([[x, y, x + scaled.width, y + scaled.height]], np.float32)
+            if all(iou(np.asarray(t, np.float32), rect)[0] == 0 and
+                   not _overlap(t, rect[0]) for t in truths):
+                break
+        else:
+            raise ValueError(f"no room for a {size}px face in a {width}x{height} photo")
+        photo.paste(scaled, (x, y))
+        truths.append(square)
+    return photo, truths
+
+
+def _overlap(a, b) -> bool:
+    return not (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
+
+
+def match(found: list[list[float]], truths: list[tuple[float, ...]], threshold: float = 0.5):
+    """(IoU of the best found crop for each truth, indexes of found crops matching none)."""
+    boxes = np.asarray(found, np.float32).reshape(-1, 4)
+    best, used = [], set()
+    for truth in truths:
+        overlaps = iou(np.asarray(truth, np.float32), boxes) if len(boxes) else np.zeros(0)
+        index = int(np.argmax(overlaps)) if len(overlaps) else -1
+        best.append(float(overlaps[index]) if index >= 0 else 0.0)
+        if index >= 0 and overlaps[index] >= threshold:
+            used.add(index)
+    false = [i for i in range(len(boxes)) if i not in used]
+    return best, false
+
+
+def jpeg(image: Image.Image, quality: int = 92) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def measure_margin(bundle: str, shared: str, per_class: int) -> dict:
+    card = json.load(open(os.path.join(bundle, "model.json")))
+    finder = FaceFinder(bundle, card[CARD_KEY], 1, "xnnpack")
+    rows_all, report = [], {}
+    for name in SETS:
+        for label in CLASSES:
+            files = images_of(shared, name, "Train", label)
+            rng = np.random.default_rng(0)
+            files = [files[i] for i in rng.choice(len(files), min(per_class, len(files)),
+                                                   replace=False)]
+            rows, missed = [], 0
+            for path in files:
+                image = Image.open(path).convert("RGB")
+                left, top, side = training_square(*image.size)
+                window = 2 * max(image.size)
+                canvas = Image.new("RGB", (window, window), (128, 128, 128))
+                ox, oy = (window - image.width) // 2, (window - image.height) // 2
+                canvas.paste(image, (ox, oy))
+                found = finder.detections(canvas)
+                if not len(found):
+                    missed += 1
+                    continue
+                x0, y0, x1, y1 = found.boxes[0] - np.asarray([ox, oy, ox, oy], np.float32)
+                box = ((x1 - x0) + (y1 - y0)) / 2
+                rows.append((side / box, (left + side / 2 - (x0 + x1) / 2) / box,
+                             (top + side / 2 - (y0 + y1) / 2) / box))
+            rows_all += rows
+            table = np.asarray(rows)
+            report[f"{name}/{label}"] = {
+                "images": len(files), "no_face_found": missed,
+                **{key: [round(float(v), 3) for v in np.percentile(table[:, i], [10, 50, 90])]
+                   for i, key in enumerate(("side_over_box", "dx", "dy"))}}
+    pooled = np.asarray(rows_all)
+    report["pooled_median"] = {"side_over_box": round(float(np.median(pooled[:, 0])), 3),
+                               "center_offset": [round(float(np.median(pooled[:, 1])), 3),
+                                                 round(float(np.median(pooled[:, 2])), 3)]}
+    return report
+
+
+def photo_cases(shared: str, photos: int, seed: int):
+    """(photo bytes, truths, label per face, megapixels) for composed photos, the last
+    tenth with no face."""
+    rng = np.random.default_rng(seed)
+    pool = [(path, label) for name in SETS for label in CLASSES
+            for path in images_of(shared, name, "Test", label)]
+    sizes = [(1024, 768), (2048, 1536), (4000, 3000)]
+    for index in range(photos):
+        width, height = sizes[index % len(sizes)]
+        count = 0 if index >= photos - max(1, photos // 10) else 1 + index % 5
+        chosen = [pool[i] for i in rng.choice(len(pool), count, replace=False)]
+        faces = [Image.open(p).convert("RGB") for p, _ in chosen]
+        face_sizes = [int(rng.integers(64, min(600, height // 3))) for _ in chosen]
+        photo, truths = compose(rng, faces, width, height, face_sizes)
+        yield jpeg(photo), truths, [label for _, label in chosen], width * height / 1e6
+
+
+def measure_photos(bundle: str, shared: str, photos: int, threads: int, seed: int) -> dict:
+    model = os.path.join(bundle, "model_int8.tflite")
+    detector = Detector(model, threads=threads, faces="on")
+    detector.classify_bytes(jpeg(Image.new("RGB", (256, 256))))  # warm-up
+    found_ious, false_faces, ms, scores_true, scores_false = [], [], {}, [], []
+    small_recall = []
+    for data, truths, _, megapixels in photo_cases(shared, photos, seed):
+        answer = detector.classify_bytes(data)
+        crops = [face["crop"] for face in answer.faces]
+        best, false = match(crops, truths)
+        found_ious += best
+        false_faces.append(len(false))
+        small_recall += [b >= 0.5 for b, t in zip(best, truths) if t[2] - t[0] < 128]
+        scores_true += [answer.faces[i]["score"] for i in range(len(crops)) if i not in false]
+        scores_false += [answer.faces[i]["score"] for i in false]
+        ms.setdefault((len(truths), round(megapixels, 1)), []).append(answer.ms)
+    recall = float(np.mean([b >= 0.5 for b in found_ious])) if found_ious else None
+    return {
+        "photos": photos, "faces": len(found_ious), "threads": threads,
+        "kernels": detector.kernels, "recall_iou_0.5": recall,
+        "recall_faces_under_128px": (float(np.mean(small_recall)) if small_recall else None),
+        "median_crop_iou": round(float(np.median(found_ious)), 3) if found_ious else None,
+        "false_faces_per_photo": round(float(np.mean(false_faces)), 3),
+        "score_found_min": min(scores_true) if scores_true else None,
+        "score_false_max": max(scores_false) if scores_false else None,
+        "ms_median_by_faces_and_megapixels": {
+            f"{faces} faces, {mp} MP": round(statistics.median(v), 1)
+            for (faces, mp), v in sorted(ms.items())},
+    }
+
+
+def cold_start(bundle: str, photo: bytes, repeats: int = 3) -> float:
+    """Median seconds from process start to the first printed verdict, faces on."""
+    path = os.path.join(bundle, "cold_start_photo.jpg")
+    with open(path, "wb") as f:
+        f.write(photo)
+    times = []
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "dfd.lite", "classify", "--faces=on",
+                            "--threads=1", os.path.join(bundle, "model_int8.tflite"), path],
+                           check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.remove(path)
+    return round(statistics.median(times), 3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("margin", "photos"))
+    parser.add_argument("--bundle", required=True, help="an export folder with a face detector")
+    parser.add_argument("--shared", default=SHARED, help="the shared data folder")
+    parser.add_argument("--per_class", type=int, default=300)
+    parser.add_argument("--photos", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f"load average at start: {os.getloadavg()}", file=sys.stderr)
+    if args.what == "margin":
+        result = measure_margin(args.bundle, args.shared, args.per_class)
+    else:
+        result = measure_photos(args.bundle, args.shared, args.photos, args.threads, args.seed)
+        one_face = next(data for data, truths, _, _ in photo_cases(args.shared, 1, args.seed))
+        result["cold_start_s"] = cold_start(args.bundle, one_face)
+        result["cpus_allowed"] = default_threads()
+    print(json.dumps(result, indent=2))
+    print(f"load average at end: {os.getloadavg()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
