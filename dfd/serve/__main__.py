@@ -10,7 +10,8 @@ import argparse
 import logging
 import sys
 
-from dfd.lite.detector import Detector, ModelError
+from dfd.lite.detector import FACES, Detector, ModelError
+from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 from dfd.serve import server
 from dfd.serve.app import DEFAULT_MAX_DECODES, DEFAULT_MAX_UPLOAD_BYTES, create_app
@@ -31,6 +32,11 @@ def parse_args(argv):
     parser.add_argument("--kernels", choices=KERNELS, default="auto",
                         help="auto: XNNPACK if it reproduces the bundle's golden vectors, else "
                              "builtin (the reason is in /healthz and the page footer)")
+    parser.add_argument("--faces", choices=FACES, default="auto",
+                        help="judge each face the bundle's detector finds (auto: faces when "
+                             "any is found, else the whole image; off: whole images)")
+    parser.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
+                        help="smallest face searched for, in photo pixels")
     parser.add_argument("--max_upload_mb", type=float,
                         default=DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
                         help="larger uploads get 413, while they arrive")
@@ -47,6 +53,8 @@ def parse_args(argv):
         parser.error("--max_decodes and --max_connections must be at least 1")
     if args.max_upload_mb <= 0:
         parser.error("--max_upload_mb must be positive")
+    if args.min_face <= 0:
+        parser.error("--min_face must be positive")
     return args
 
 
@@ -55,7 +63,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         detector = Detector(args.model, threads=args.model_threads, threshold=args.threshold,
-                            kernels=args.kernels)
+                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-serve: {e}", file=sys.stderr)
         return 2

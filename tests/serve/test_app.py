@@ -182,3 +182,32 @@ def test_hostile_images_through_the_real_detector_get_their_status(client, no_di
         response = client.post("/api/classify", data=case.data, content_type="image/png")
         assert response.status_code == case.status, case.name
         assert case.words in response.get_json()["error"].lower(), case.name
+
+
+@pytest.mark.integration
+def test_api_and_page_judge_each_face_and_a_bad_upload_spoils_nothing(tiny_export, shared_set):
+    """The API answers what dfd-lite prints with faces on; the no-JavaScript page lists each
+    face; a broken upload between two photos gets its own error."""
+    import numpy as np
+    from PIL import Image
+
+    from dfd.bench import faces as bench
+
+    crops = [Image.open(sorted((shared_set(name) / "Test" / "Fake").iterdir())[0])
+             .convert("RGB") for name in bench.SETS]
+    photo, truths = bench.compose(np.random.default_rng(5), crops, 1600, 1200, [180, 260])
+    data = bench.jpeg(photo)
+    with_faces = Detector(str(tiny_export / "model_int8.tflite"), faces="auto")
+    client = create_app(with_faces).test_client()
+    expected = with_faces.classify_bytes(data).as_dict()
+    assert post_file(client, jpeg_bytes(40, 40)[:100]).status_code == 422
+    body = post_file(client, data).get_json()
+    assert body["judged"] == "faces" and len(body["faces"]) == len(truths)
+    assert body["faces"] == expected["faces"] and body["p_fake"] == expected["p_fake"]
+    assert body["model"]["faces"] == "auto"
+    assert body["model"]["face_detector"]["variant"] == "full_range"
+    page = client.post("/", data={"file": [(io.BytesIO(data), "group.jpg"),
+                                           (io.BytesIO(b"junk"), "junk.jpg")]},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert page.count('class="face-line') == len(truths) and "judged: faces" in page
+    assert "not an image" in page

@@ -69,7 +69,7 @@ def test_upload_in_chromium_shows_each_verdict(server, browser, tiny_export, tin
     real = sorted((tiny_test_images / "Real").iterdir())[0]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(jpeg_bytes(40, 40)[:200])
-    detector = Detector(str(tiny_export / "model_int8.tflite"))
+    detector = Detector(str(tiny_export / "model_int8.tflite"), faces="auto")  # as served
     expected = {p.name: detector.classify_bytes(p.read_bytes()) for p in (fake, real)}
 
     browser.get(server)
@@ -154,11 +154,61 @@ def test_explain_toggle_lays_the_heat_map_over_the_thumbnail(patch_server, brows
     assert newest.find_element(By.CLASS_NAME, "name").text == "after.png"
     assert newest.find_element(By.CLASS_NAME, "heat").is_displayed()
     assert newest.get_attribute("data-hottest") in ("2,4", "2,5", "3,4", "3,5")
-    assert newest.find_element(By.CLASS_NAME, "heat").rect == \
-        newest.find_element(By.CLASS_NAME, "thumb").rect, "the judged middle is what shows"
+    shown, thumb = (newest.find_element(By.CLASS_NAME, name).rect for name in ("heat", "thumb"))
+    scale = thumb["width"] / 40  # the whole photo is shown; the judged crop is rows 12-52
+    assert shown["x"] == pytest.approx(thumb["x"], abs=1)
+    assert shown["width"] == pytest.approx(thumb["width"], abs=1)
+    assert shown["y"] == pytest.approx(thumb["y"] + 12 * scale, abs=1)
+    assert shown["height"] == pytest.approx(40 * scale, abs=1), "the judged middle is covered"
 
     browser.save_screenshot(str(tmp_path / "explain.png"))
     toggle.click()  # off: every heat map hidden, the verdicts stay
     for card in browser.find_elements(By.CSS_SELECTOR, "#results .result"):
         assert not card.find_element(By.CLASS_NAME, "heat").is_displayed()
         assert card.find_element(By.CLASS_NAME, "verdict").text == "Fake"
+
+
+@pytest.mark.integration
+def test_face_boxes_are_drawn_on_the_thumbnail_coloured_by_verdict(server, browser,
+                                                                   tiny_export, shared_set,
+                                                                   tmp_path):
+    """A photo composed from shared-set faces: one box per judged face, placed where the API
+    says, with the face's verdict and P(fake) readable from the DOM."""
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from dfd.bench import faces as bench
+
+    crops = [Image.open(sorted((shared_set(name) / "Test" / "Real").iterdir())[0])
+             .convert("RGB") for name in bench.SETS]
+    photo, truths = bench.compose(np.random.default_rng(3), crops, 1200, 900, [220, 300])
+    path = tmp_path / "two_people.jpg"
+    photo.save(path, quality=92)
+    answer = Detector(str(tiny_export / "model_int8.tflite"), faces="auto").classify_bytes(
+        path.read_bytes())
+    assert answer.judged == "faces" and len(answer.faces) == len(truths)
+
+    browser.get(server)
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(
+        By.CSS_SELECTOR, "#results .result .thumbbox .face")) == len(truths))
+    card = browser.find_element(By.CSS_SELECTOR, "#results .result")
+    assert card.get_attribute("data-judged") == "faces"
+    thumb = card.find_element(By.CLASS_NAME, "thumb").rect
+    boxes = card.find_elements(By.CSS_SELECTOR, ".thumbbox .face")
+    for box, face in zip(boxes, answer.faces):
+        assert box.get_attribute("data-verdict") == face["verdict"]
+        assert float(box.get_attribute("data-p-fake")) == pytest.approx(face["p_fake"])
+        assert face["verdict"] in box.get_attribute("class").split()
+        colour = box.value_of_css_property("border-top-color")
+        assert colour == ("rgba(209, 59, 59, 1)" if face["verdict"] == "fake"
+                          else "rgba(42, 157, 92, 1)")
+        rect = box.rect  # where the API's box falls on the shown thumbnail, within 2 px
+        x0, y0, x1, y1 = face["box"]
+        scale = thumb["width"] / photo.width
+        assert rect["x"] == pytest.approx(thumb["x"] + x0 * scale, abs=2)
+        assert rect["y"] == pytest.approx(thumb["y"] + y0 * scale, abs=2)
+        assert rect["width"] == pytest.approx((x1 - x0) * scale, abs=2)
+    browser.save_screenshot(str(tmp_path / "faces.png"))

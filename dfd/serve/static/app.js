@@ -96,6 +96,32 @@ async function explainLater(item) {
   }
 }
 
+// One box per judged face over the thumbnail, placed in percent of the photo's own pixels
+// (the API's boxes), coloured by the face's verdict; each carries its verdict and P(fake).
+async function drawFaces(item, thumb, faces) {
+  try {
+    await thumb.decode();
+  } catch (e) {
+    return;  // the browser cannot show this file: nothing to draw on
+  }
+  const width = thumb.naturalWidth;
+  const height = thumb.naturalHeight;
+  faces.forEach((face, index) => {
+    const [x0, y0, x1, y1] = face.box;
+    const box = document.createElement("div");
+    box.className = "face " + face.verdict;
+    box.style.left = (100 * x0 / width) + "%";
+    box.style.top = (100 * y0 / height) + "%";
+    box.style.width = (100 * (x1 - x0) / width) + "%";
+    box.style.height = (100 * (y1 - y0) / height) + "%";
+    box.dataset.verdict = face.verdict;
+    box.dataset.pFake = face.p_fake;
+    box.title = "face " + (index + 1) + ": " + face.verdict + ", P(fake) " +
+      face.p_fake.toFixed(3);
+    thumb.parentElement.appendChild(box);
+  });
+}
+
 async function classify(file) {
   const item = template.content.firstElementChild.cloneNode(true);
   item.file = file;
@@ -115,18 +141,31 @@ async function classify(file) {
     item.querySelector(".bar").remove();
     return;
   }
+  const faces = answer.faces || [];
+  item.dataset.judged = answer.judged || "";
+  if (answer.p_fake === null) {  // faces on and none found: no verdict
+    item.classList.add("no-face");
+    verdict.textContent = "No face";
+    detail.textContent = "no face found, " + answer.ms.toFixed(1) + " ms";
+    item.querySelector(".bar").remove();
+    return;
+  }
   item.classList.add(answer.verdict);
   item.dataset.pFake = answer.p_fake;
   verdict.textContent = answer.verdict === "fake" ? "Fake" : "Real";
   item.querySelector(".bar div").style.width = percent(answer.p_fake);
+  const judged = answer.judged === "faces" ?
+    ", " + faces.length + " face" + (faces.length === 1 ? "" : "s") + " judged, the most " +
+    "suspicious decides" : (answer.judged ? ", judged: " + answer.judged : "");
   detail.textContent = "P(fake) " + answer.p_fake.toFixed(3) + " (threshold " +
     answer.threshold + "), " + answer.ms.toFixed(1) + " ms, " + answer.model.name + " " +
-    answer.model.precision;
+    answer.model.precision + judged;
   if (explanations(answer).length) {
     showHeats(item, explanations(answer));
   } else if (explainToggle.checked) {  // switched on while this one was on its way
     explainLater(item);
   }
+  await drawFaces(item, thumb, faces);
 }
 
 explainToggle.addEventListener("change", () => {
