@@ -69,7 +69,7 @@ def pi_venv(wheel, tmp_path_factory):
 
 
 def x86_answers(model: pathlib.Path, images: list[pathlib.Path]) -> dict[str, float]:
-    detector = Detector(str(model))
+    detector = Detector(str(model), faces="auto")  # dfd-lite's default
     return {str(path): detector.classify_bytes(path.read_bytes()).p_fake for path in images}
 
 
@@ -173,3 +173,31 @@ def test_explain_on_pi4_points_where_x86_does(pi_venv, patch_models, tmp_path):
     worst = np.max(np.abs(np.array(line["explain"]["drops"]) - x86.drops))
     assert worst <= detector.output_step * 1.0001, f"Pi and x86 drops differ by {worst}"
     assert pathlib.Path(line["explain"]["png"]).stat().st_size > 0
+
+
+@pytest.mark.integration
+def test_faces_on_a_composed_photo_on_pi4_like_x86(pi_venv, tiny_export, shared_set, tmp_path):
+    """The bundled face detector on the Pi: the same faces, boxes within a pixel, and each
+    face's P(fake) within one int8 step of x86."""
+    from PIL import Image
+
+    from dfd.bench import faces as bench
+
+    crops = [Image.open(sorted((shared_set(name) / "Test" / label).iterdir())[0])
+             .convert("RGB") for name in bench.SETS for label in bench.CLASSES]
+    photo, truths = bench.compose(np.random.default_rng(11), crops[:3], 1600, 1200,
+                                  [120, 200, 320])
+    path = tmp_path / "group.jpg"
+    photo.save(path, quality=92)
+    model = tiny_export / "model_int8.tflite"
+    on_pi(CPUS[0], ["sh", "-c", f"dfd-lite classify --faces=on {model} {path} "
+                                f"> {tmp_path}/pi.jsonl 2> {tmp_path}/pi.err"],
+          tmp_path, [tiny_export])
+    assert_kept_xnnpack((tmp_path / "pi.err").read_text(), "pi4 faces")
+    (pi,) = [json.loads(line) for line in (tmp_path / "pi.jsonl").read_text().splitlines()]
+    x86 = Detector(str(model), faces="on").classify_bytes(path.read_bytes()).as_dict()
+    assert pi["judged"] == "faces" and len(pi["faces"]) == len(x86["faces"]) == len(truths)
+    step = Detector(str(model))._output["quantization"][0] * 1.0001
+    for got, expected in zip(pi["faces"], x86["faces"]):
+        assert np.allclose(got["box"], expected["box"], atol=1.0), (got, expected)
+        assert abs(got["p_fake"] - expected["p_fake"]) <= step, (got, expected)
