@@ -219,8 +219,12 @@ class Detector:
 
     def judge_faces(self, image) -> list[dict]:
         """Each face the detector finds in a decoded RGB photo, judged on its own crop."""
-        with self._lock:
-            found = self.face_finder.find(image)
+        try:
+            with self._lock:
+                found = self.face_finder.find(image)
+        except MemoryError:
+            raise imageio.TooLargeError("not enough memory to search this image for "
+                                        "faces") from None
         judged = []
         for face in found:
             top, left, side = face.crop

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import SHARED_DATA
 from dfd.bench import faces as bench
 from dfd.lite.detector import Detector, ModelError
 
@@ -31,11 +32,13 @@ LAYOUTS = [  # (width, height, training-square sizes of the pasted faces)
 
 
 @pytest.fixture(scope="module")
-def face_crops(shared_set):
+def face_crops():
     """The first two test-split images of each class of both shared sets."""
     crops = []
     for name in bench.SETS:
-        root = shared_set(name)
+        root = SHARED_DATA / name / "Dataset"
+        if not root.is_dir():
+            pytest.skip(f"shared data set {root} is absent (set DFD_SHARED_DATA)")
         for label in bench.CLASSES:
             crops += [Image.open(p).convert("RGB")
                       for p in sorted((root / "Test" / label).iterdir())[:2]]
@@ -153,3 +156,25 @@ def test_a_damaged_detector_file_is_named(tiny_export, tmp_path):
     (bundle / name).write_bytes(b"not a model")
     with pytest.raises(ModelError, match="sha256"):
         Detector(str(bundle / "model_int8.tflite"), faces="auto")
+
+
+def test_running_out_of_memory_in_the_face_search_is_that_files_error(tiny_export, photos,
+                                                                      monkeypatch, tmp_path):
+    from dfd.lite.__main__ import classify_one
+
+    detector = Detector(str(tiny_export / "model_int8.tflite"), threads=1, faces="auto")
+    real_find = detector.face_finder.find
+    calls = []
+
+    def find(image):
+        calls.append(image.size)
+        if len(calls) == 1:
+            raise MemoryError
+        return real_find(image)
+    monkeypatch.setattr(detector.face_finder, "find", find)
+    for name, (photo, _) in zip(("a.jpg", "b.jpg"), photos[:2]):
+        photo.save(tmp_path / name)
+    first = classify_one(detector, str(tmp_path / "a.jpg"), 10 * 2**20)
+    second = classify_one(detector, str(tmp_path / "b.jpg"), 10 * 2**20)
+    assert "not enough memory" in first["error"]
+    assert second["judged"] == "faces" and len(second["faces"]) == 2
