@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -349,3 +350,29 @@ def test_bundle_reports_robustness_of_each_device_file_on_the_same_images(tiny_e
         assert entry["examples"] == 16  # the generated test split: 8 fake, 8 real
         assert set(entry["degradations"]) == set(robustness.SUITES[report["suite"]])
     assert (tiny_export / "robustness.png").stat().st_size > 0
+
+
+def test_model_card_carries_the_face_detector_as_installed(tiny_export):
+    from dfd.lite.faces import settings
+    from dfd.export import face_detector
+
+    entry = card(tiny_export)["face_detector"]
+    source, version = face_detector.locate("full_range")
+    copied = tiny_export / entry["file"]
+    assert copied.read_bytes() == pathlib.Path(source).read_bytes()
+    assert entry["sha256"] == checksums.sha256_file(str(copied))
+    assert entry["bytes"] == copied.stat().st_size
+    assert {k: entry[k] for k in ("anchors", "decoding", "nms", "input_size", "variant")} == {
+        k: v for k, v in settings.describe("full_range").items() if k != "input"}
+    assert version in entry["source"] and "Apache-2.0" in entry["source"]
+
+
+def test_a_missing_face_detector_package_is_named_with_the_fix(monkeypatch, tmp_path):
+    from dfd.lite.faces import settings
+    from dfd.export import face_detector
+
+    monkeypatch.setattr(settings, "PACKAGE", "dfd-no-such-face-package")
+    with pytest.raises(face_detector.FaceDetectorError, match=r"dfd\[train\].*none"):
+        face_detector.bundle("full_range", str(tmp_path))
+    assert face_detector.bundle("none", str(tmp_path)) is None
+    assert not list(tmp_path.iterdir())
