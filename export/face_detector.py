@@ -15,7 +15,7 @@ import posixpath
 import shutil
 
 from dfd.checksums import sha256_file
-from dfd.lite.faces import CARD_KEY, settings
+from dfd.lite.faces import ACCEPT_SCORE, CARD_KEY, settings
 from dfd.lite.faces.crop import CROP
 
 CHOICES = ("full_range", "short_range", "none")
@@ -54,7 +54,7 @@ def bundle(variant: str, out: str) -> dict | None:
     target = os.path.join(out, name)
     shutil.copyfile(source, target)
     return {"file": name, "sha256": sha256_file(target), "bytes": os.path.getsize(target),
-            **settings.describe(variant), "crop": dict(CROP),
+            **settings.describe(variant), "crop": dict(CROP), "accept_score": ACCEPT_SCORE,
             "source": f"{settings.PACKAGE} {version}: {settings.PACKAGE_DATA}/{name} "
                       f"(MediaPipe BlazeFace, Apache-2.0)"}
 
