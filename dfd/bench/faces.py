@@ -85,8 +85,8 @@ def compose(rng: np.random.Generator, faces: list[Image.Image], width: int, heig
     for face, size in zip(faces, sizes):
         left, top, side = training_square(*face.size)
         scale = size / side
-        scaled = face.resize((max(1, round(face.width * scale)), max(1, round(face.height * scale))),
-                             Image.BILINEAR)
+        scaled = face.resize((max(1, round(face.width * scale)),
+                              max(1, round(face.height * scale))), Image.BILINEAR)
         for _ in range(200):
             x = int(rng.integers(0, width - scaled.width + 1))
             y = int(rng.integers(0, height - scaled.height + 1))

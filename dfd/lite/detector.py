@@ -3,8 +3,9 @@
 The device side of dfd: bytes in, the `dfd.spec` preprocessing in numpy, one interpreter
 call, P(fake) out. With faces on (`faces="auto"` or `"on"`) the bundle's face detector
 finds every face first and each face's training-style crop is judged on its own; the
-photo's verdict is its most suspicious face's. Quantized models are handled from the tensors' own quantization
-parameters, so float32, float16 and int8 files are used the same way. The interpreter is
+photo's verdict is its most suspicious face's. Quantized models are handled from the
+tensors' own quantization parameters, so float32, float16 and int8 files are used the same
+way. The interpreter is
 not thread-safe, so every call holds one lock; a web server shares one Detector.
 """
 

@@ -22,7 +22,8 @@ from dfd.lite.faces.decode import Detections
 from dfd.lite.faces.nms import weighted_nms
 from dfd.lite.faces.runner import FaceModel, FaceModelError
 
-__all__ = ["ACCEPT_SCORE", "CARD_KEY", "DEFAULT_MIN_FACE", "MAX_FACES", "Face", "FaceFinder", "FaceModelError"]
+__all__ = ["ACCEPT_SCORE", "CARD_KEY", "DEFAULT_MIN_FACE", "MAX_FACES", "Face", "FaceFinder",
+           "FaceModelError"]
 
 CARD_KEY = "face_detector"
 """model.json's section describing the bundled face detector."""
