@@ -161,9 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
-    if args.faces != "off" and detector.face_finder is None:
-        print("dfd-lite: the bundle has no face detector: whole images are judged",
-              file=sys.stderr, flush=True)
+    if detector.face_note:
+        print(f"dfd-lite: {detector.face_note}", file=sys.stderr, flush=True)
     results = []
     explainer = make_explainer(detector, args)
     if args.explain and explainer is None:

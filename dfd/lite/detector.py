@@ -128,6 +128,8 @@ class Detector:
                              f"says {card_size}px: the card belongs to another model")
         self.threshold = resolve_threshold(self.card, threshold)
         self._lock = threading.Lock()
+        self.face_note = None
+        """Why faces were asked for but whole images are judged, for the user; else None."""
         self.faces, self.face_finder = self._open_face_finder(faces, min_face)
 
     def _open_face_finder(self, faces: str, min_face: float):
@@ -136,7 +138,10 @@ class Detector:
         if faces not in FACES:
             raise ValueError(f"faces must be one of {FACES}, not {faces!r}")
         config = self.card.get(face_search.CARD_KEY)
-        if faces == "off" or (config is None and faces == "auto"):
+        if faces == "off":
+            return faces, None
+        if config is None and faces == "auto":
+            self.face_note = "the bundle has no face detector: whole images are judged"
             return faces, None
         if config is None:
             raise ModelError(f"{self.path}'s model.json has no face detector (exported "
@@ -146,6 +151,11 @@ class Detector:
             return faces, face_search.FaceFinder(
                 os.path.dirname(os.path.abspath(self.path)), config, self.threads,
                 "xnnpack" if self.kernels == "xnnpack" else "builtin", min_face)
+        except face_search.FaceModelMissing as e:
+            if faces == "on":
+                raise ModelError(f"{self.path}: {e}") from None
+            self.face_note = f"{e}: whole images are judged (copy it beside the model)"
+            return faces, None  # a .tflite and model.json copied without it, as before faces
         except (face_search.FaceModelError, KeyError) as e:
             raise ModelError(f"{self.path}'s face detector cannot be used: {e}") from None
 
@@ -165,7 +175,7 @@ class Detector:
                 "dfd_version": self.card.get("dfd_version"),
                 "interpreter": self.interpreter_package, "threads": self.threads,
                 "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict(),
-                "faces": self.faces,
+                "faces": self.faces, "face_note": self.face_note,
                 "face_detector": (None if self.face_finder is None else
                                   {"file": os.path.basename(self.face_finder.path),
                                    "variant": self.face_finder.config.get("variant"),

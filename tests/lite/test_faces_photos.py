@@ -146,7 +146,22 @@ def test_a_bundle_without_a_detector_refuses_faces_on_and_auto_judges_whole(tiny
         Detector(str(bundle / "model_int8.tflite"), faces="on")
     auto = Detector(str(bundle / "model_int8.tflite"), faces="auto")
     answer = auto.classify_bytes(bench.jpeg(bench.background(np.random.default_rng(0), 64, 64)))
-    assert answer.judged == "whole image"
+    assert answer.judged == "whole image" and "no face detector" in auto.face_note
+
+
+def test_a_detector_file_left_behind_is_said_under_auto_and_refused_under_on(tiny_export,
+                                                                              tmp_path):
+    """A .tflite copied with model.json and golden_inputs.npy only, as before faces."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("model_int8.tflite", "model.json", "golden_inputs.npy"):
+        shutil.copy(tiny_export / name, bundle)
+    auto = Detector(str(bundle / "model_int8.tflite"), faces="auto")
+    assert auto.face_finder is None and "does not exist: whole images" in auto.face_note
+    with pytest.raises(ModelError, match="does not exist"):
+        Detector(str(bundle / "model_int8.tflite"), faces="on")
+    code, lines, err = run_cli(bundle / "model_int8.tflite", bundle / "model.json")
+    assert "dfd-lite: face detector" in err and "whole images are judged" in err
 
 
 def test_a_damaged_detector_file_is_named(tiny_export, tmp_path):

@@ -20,10 +20,10 @@ from dfd.lite.faces import search
 from dfd.lite.faces.crop import crop_square
 from dfd.lite.faces.decode import Detections
 from dfd.lite.faces.nms import weighted_nms
-from dfd.lite.faces.runner import FaceModel, FaceModelError
+from dfd.lite.faces.runner import FaceModel, FaceModelError, FaceModelMissing
 
 __all__ = ["ACCEPT_SCORE", "CARD_KEY", "DEFAULT_MIN_FACE", "MAX_FACES", "Face", "FaceFinder",
-           "FaceModelError"]
+           "FaceModelError", "FaceModelMissing"]
 
 CARD_KEY = "face_detector"
 """model.json's section describing the bundled face detector."""
@@ -70,7 +70,7 @@ class FaceFinder:
                  min_face: float = DEFAULT_MIN_FACE):
         path = os.path.join(bundle_dir, config.get("file", ""))
         if not config.get("file") or not os.path.isfile(path):
-            raise FaceModelError(f"face detector {path} named by model.json does not exist")
+            raise FaceModelMissing(f"face detector {path} named by model.json does not exist")
         if config.get("sha256") and _sha256(path) != config["sha256"]:
             raise FaceModelError(f"face detector {path} does not match the sha256 in "
                                  f"model.json: the file is damaged or from another bundle")

@@ -20,6 +20,10 @@ class FaceModelError(RuntimeError):
     """The face detector file or its settings cannot be used; the message names the file."""
 
 
+class FaceModelMissing(FaceModelError):
+    """model.json names a face detector file that is not beside the model."""
+
+
 class FaceModel:
     """A BlazeFace .tflite with its model.json settings; not thread-safe (callers lock)."""
 
