@@ -49,7 +49,7 @@ def time_explain(paths: list[str], data: bytes, threads: list[int], grid: int,
     for path in paths:
         for count in threads:
             explainer = Explainer(Detector(path, threads=count), grid)
-            _, heat = explainer.explain_bytes(data)
+            _, (heat, *_) = explainer.explain_bytes(data)
             explainer.explain(heat.pixels, heat.crop)  # warm-up
             runs.append((path, count, explainer, heat))
     times = [[] for _ in runs]

@@ -28,7 +28,7 @@ from dfd import spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite.detector import FACES, NO_FACE, Detector, ModelError
-from dfd.lite.explain import GRID, Explainer
+from dfd.lite.explain import GRID, Explainer, attach
 from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
@@ -55,19 +55,29 @@ def classify_one(detector: Detector, path: str, max_bytes: int,
         data = read_image_file(path, max_bytes)
         if explainer is None:
             return {"file": path, **detector.classify_bytes(data).as_dict()}
-        verdict, heat = explainer.explain_bytes(data)
+        verdict, heats = explainer.explain_bytes(data)
     except imageio.ImageError as e:
         return {"file": path, "error": str(e)}
-    line = {"file": path, **verdict.as_dict()}
-    png = os.path.join(explain_dir, explain_name(path))
-    try:
-        with open(png, "wb") as f:
-            f.write(heat.overlay_png())
-    except OSError as e:  # the verdict stands; only its picture is lost
-        line["explain"] = {"error": f"cannot write {png}: {e.strerror or e}"}
-    else:
-        line["explain"] = heat.as_dict(png)
-    return line
+    failed = []
+
+    def write_png(heat, face):
+        png = os.path.join(explain_dir, explain_name(path, "" if face is None else f"face{face}"))
+        try:
+            with open(png, "wb") as f:
+                f.write(heat.overlay_png())
+        except OSError as e:  # the verdict stands; only its picture is lost
+            failed.append(png)
+            return {"error": f"cannot write {png}: {e.strerror or e}"}
+        return heat.as_dict(png)
+
+    return attach({"file": path, **verdict.as_dict()}, verdict, heats, write_png)
+
+
+def explain_failed(line: dict) -> bool:
+    """A heat map of this line (the image's or a face's) could not be written."""
+    entries = [line.get("explain", {})] + [face.get("explain", {})
+                                           for face in line.get("faces", [])]
+    return any("error" in entry for entry in entries)
 
 
 def explain_name(path: str, crop: str = "") -> str:
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results[-1]), flush=True)
     print(summary(results, detector, args.explain_dir if args.explain else None),
           file=sys.stderr)
-    return 1 if any("error" in r or "error" in r.get("explain", {}) for r in results) else 0
+    return 1 if any("error" in r or explain_failed(r) for r in results) else 0
 
 
 def make_explainer(detector: Detector, args: argparse.Namespace) -> Explainer | None:
@@ -205,7 +215,8 @@ def summary(results: list[dict], detector: Detector, explain_dir: str | None = N
             f"{len(results) - len(done)} failed; {detector.description['file']} "
             f"({detector.kernels} kernels)")
     if explain_dir is not None:
-        maps = sum("png" in r.get("explain", {}) for r in done)
+        maps = sum("png" in entry for r in done for entry in
+                   [r.get("explain", {})] + [f.get("explain", {}) for f in r.get("faces", [])])
         line += f"; {maps} heat map{'' if maps == 1 else 's'} in {explain_dir}"
     labelled = [(r, folder_label(r["file"])) for r in done if folder_label(r["file"])]
     if labelled:

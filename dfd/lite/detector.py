@@ -239,14 +239,19 @@ class Detector:
         judged = []
         for face in found:
             top, left, side = face.crop
-            pixels = preprocess.to_model_pixels(
-                preprocess.resize_bilinear(image, face.crop, self.image_size))
-            p_fake = self.p_fake_pixels(pixels)
+            crop = [left, top, left + side, top + side]
+            p_fake = self.p_fake_pixels(self.crop_pixels(image, crop))
             judged.append({"box": [round(v, 1) for v in face.box],
                            "score": round(face.score, 4), "p_fake": p_fake,
-                           "verdict": self.verdict_of(p_fake),
-                           "crop": [left, top, left + side, top + side]})
+                           "verdict": self.verdict_of(p_fake), "crop": crop})
         return judged
+
+    def crop_pixels(self, image, crop) -> np.ndarray:
+        """The model's input for the square `crop` [x0, y0, x1, y1] of a decoded photo, as
+        a face is judged (the same resampling as the preprocessing contract)."""
+        left, top, right, _ = crop
+        return preprocess.to_model_pixels(
+            preprocess.resize_bilinear(image, (top, left, right - left), self.image_size))
 
     def classify_faces(self, image, start: float) -> Verdict:
         """The photo's verdict from its faces: the most suspicious one decides."""

@@ -227,18 +227,39 @@ class Explainer:
                        (time.perf_counter() - start) * 1000.0,
                        max(self.detector.output_step / 2.0, 1e-7))
 
-    def explain_bytes(self, data: bytes):
-        """(Verdict, HeatMap) for an encoded image judged whole; raises imageio.ImageError.
+    def explain_bytes(self, data: bytes) -> tuple[Verdict, list[HeatMap]]:
+        """(Verdict, maps) for an encoded image judged as `Detector.classify_bytes` judges
+        it; raises imageio.ImageError. With faces judged, one map per face in
+        `Verdict.faces` order; otherwise one map of the whole image's centred square (none
+        when faces were required and none was found).
 
-        The image is decoded once; the verdict is the unmasked crop's P(fake) from the same
-        pass, which is what `Detector.classify_bytes` answers for these bytes."""
+        The image is decoded once; each verdict is the unmasked crop's P(fake) from the same
+        pass, which is what `classify_bytes` answers for these bytes."""
         start = time.perf_counter()
-        image = imageio.open_image(data)
-        top, left, side = preprocess.center_square_box(image.height, image.width)
-        pixels = preprocess.preprocess(image, self.detector.image_size)
-        heat = self.explain(pixels, (left, top, left + side, top + side))
         detector = self.detector
-        verdict = spec.LABELS[spec.FAKE_LABEL] if heat.p_fake >= detector.threshold \
-            else spec.LABELS[0]
-        return Verdict(heat.p_fake, verdict, detector.threshold,
-                       (time.perf_counter() - start) * 1000.0), heat
+        image = imageio.decode(data)
+        judged = "whole image" if detector.faces == "auto" else None
+        if detector.face_finder is not None:
+            verdict = detector.classify_faces(image, start)
+            if verdict.judged == "faces":
+                heats = [self.explain(detector.crop_pixels(image, face["crop"]), face["crop"])
+                         for face in verdict.faces]
+                return dataclasses.replace(
+                    verdict, ms=(time.perf_counter() - start) * 1000.0), heats
+        top, left, side = preprocess.center_square_box(image.height, image.width)
+        pixels = preprocess.preprocess(image, detector.image_size)
+        heat = self.explain(pixels, (left, top, left + side, top + side))
+        return Verdict(heat.p_fake, detector.verdict_of(heat.p_fake), detector.threshold,
+                       (time.perf_counter() - start) * 1000.0, judged), [heat]
+
+
+def attach(answer: dict, verdict: Verdict, heats: list[HeatMap], describe) -> dict:
+    """Puts each map where its crop is reported: on each face when faces were judged, else
+    on the answer itself. `describe(heat, index)` is the map's JSON entry (a PNG path for
+    the CLI, a data URL for the API)."""
+    if verdict.judged == "faces":
+        for index, (face, heat) in enumerate(zip(answer["faces"], heats)):
+            face["explain"] = describe(heat, index)
+    elif heats:
+        answer["explain"] = describe(heats[0], None)
+    return answer

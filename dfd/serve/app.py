@@ -26,7 +26,7 @@ from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarg
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
-from dfd.lite.explain import Explainer
+from dfd.lite.explain import Explainer, attach
 
 DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
 DEFAULT_MAX_DECODES = 2
@@ -103,9 +103,9 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
         with decoding:
             if not explain:
                 return {**detector.classify_bytes(data).as_dict(), "model": model}
-            verdict, heat = Explainer(detector).explain_bytes(data)
-        return {**verdict.as_dict(), "model": model,
-                "explain": heat.as_dict(png_data_url(heat.layer_png()))}
+            verdict, heats = Explainer(detector).explain_bytes(data)
+        return attach({**verdict.as_dict(), "model": model}, verdict, heats,
+                      lambda heat, face: heat.as_dict(png_data_url(heat.layer_png())))
 
     def error(status: int, message: str):
         if wants_json():

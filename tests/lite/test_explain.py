@@ -103,7 +103,7 @@ def test_real_tflite_map_points_at_the_patch(patch_models, precision):
     assert (step > 0) == (precision == "int8")
     explainer = explain.Explainer(detector, grid=8)
     data = encode(patch_image(3), "PNG")
-    verdict, heat = explainer.explain_bytes(data)
+    verdict, (heat,) = explainer.explain_bytes(data)
     assert verdict.p_fake == detector.classify_bytes(data).p_fake == heat.p_fake
     assert verdict.verdict == "fake" and heat.crop == (0, 0, 32, 32)
     assert set(heat.hottest(4)) == PATCH_CELLS_8

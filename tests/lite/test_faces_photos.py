@@ -193,3 +193,28 @@ def test_running_out_of_memory_in_the_face_search_is_that_files_error(tiny_expor
     second = classify_one(detector, str(tmp_path / "b.jpg"), 10 * 2**20)
     assert "not enough memory" in first["error"]
     assert second["judged"] == "faces" and len(second["faces"]) == 2
+
+
+def test_explain_draws_one_map_per_judged_face(detector, photos, tmp_path):
+    """With faces judged, --explain explains each face's own crop (not the photo's centre):
+    one PNG per face, named by face, its unmasked score the face's P(fake)."""
+    from dfd.lite import __main__ as cli
+    from dfd.lite.explain import Explainer
+
+    photo, truths = photos[1]
+    path = tmp_path / "two.jpg"
+    photo.save(path, quality=92)
+    (tmp_path / "maps").mkdir()
+    line = cli.classify_one(detector, str(path), 50 << 20, Explainer(detector, grid=4),
+                            str(tmp_path / "maps"))
+    assert line["judged"] == "faces" and len(line["faces"]) == len(truths)
+    assert "explain" not in line, "the photo's own centre was not what was judged"
+    names = set()
+    for index, face in enumerate(line["faces"]):
+        entry = face["explain"]
+        assert entry["crop"] == face["crop"] and entry["png"].endswith(f"-face{index}.png")
+        assert (tmp_path / "maps" / entry["png"].split("/")[-1]).stat().st_size > 0
+        names.add(entry["png"])
+    assert len(names) == len(truths)
+    verdict = detector.classify_bytes(path.read_bytes())
+    assert [f["p_fake"] for f in line["faces"]] == [f["p_fake"] for f in verdict.faces]

@@ -167,7 +167,7 @@ def test_explain_on_pi4_points_where_x86_does(pi_venv, patch_models, tmp_path):
           tmp_path, [patch_models])
     (line,) = [json.loads(text) for text in (tmp_path / "pi.jsonl").read_text().splitlines()]
     detector = Detector(str(model))
-    _, x86 = Explainer(detector).explain_bytes(image.read_bytes())
+    _, (x86,) = Explainer(detector).explain_bytes(image.read_bytes())
     assert line["explain"]["hottest"] == list(x86.hottest()[0])
     assert line["explain"]["hottest"] in ([2, 4], [2, 5], [3, 4], [3, 5])
     worst = np.max(np.abs(np.array(line["explain"]["drops"]) - x86.drops))
