@@ -223,6 +223,10 @@ def main(argv) -> None:
     del argv
     quiet.quiet_frameworks()
     try:
+        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
+            config = load_config(FLAGS.workdir, FLAGS.data_dir)
+            data.require_splits(config["data_dir"], config["dataset"], "robustness_splits",
+                                FLAGS.robustness_splits)
         report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
                                   FLAGS.robustness_splits, FLAGS.data_dir)
     except (FileNotFoundError, data.SplitError) as e:
@@ -240,7 +244,9 @@ def print_report(report: dict) -> None:
 
 def run() -> None:
     from absl import app, flags
-    import dfd.flags  # noqa: F401
+    import dfd.flags
+    dfd.flags.define("evaluate")
+    flags.adopt_module_key_flags(dfd.flags)
     flags.mark_flag_as_required("workdir")
     app.run(main)
 

@@ -257,6 +257,9 @@ def main(argv) -> None:
     try:  # before anything is written to the workdir
         for flag in ("train_split", "eval_split"):
             data.require_splits(FLAGS.data_dir, FLAGS.dataset, flag, [FLAGS[flag].value])
+        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
+            data.require_splits(FLAGS.data_dir, FLAGS.dataset, "robustness_splits",
+                                FLAGS.robustness_splits)
     except data.SplitError as e:
         raise app.UsageError(str(e)) from None
     os.makedirs(FLAGS.workdir, exist_ok=True)
@@ -264,6 +267,8 @@ def main(argv) -> None:
 
 
 def run() -> None:
+    dfd.flags.define("train")
+    flags.adopt_module_key_flags(dfd.flags)
     flags.mark_flags_as_required(["workdir", "data_dir"])
     app.run(main)
 

@@ -250,7 +250,9 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    import dfd.flags  # noqa: F401  (defines the flags)
+    import dfd.flags
+    dfd.flags.define("export")
+    flags.adopt_module_key_flags(dfd.flags)
     flags.mark_flag_as_required("workdir")
     app.run(main)
 

@@ -1,12 +1,11 @@
 """Every shipped flagfile parses and passes the validators, as `dfd.train` would see it."""
 
-import copy
 import pathlib
 
 import pytest
 from absl import flags
 
-import dfd.flags  # noqa: F401  (defines the flags)
+import dfd.flags
 
 CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[2] / "configs").glob("*.flags"))
 
@@ -18,9 +17,7 @@ def test_the_four_named_flagfiles_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_flagfile_parses_and_validates(path, tmp_path):
-    values = flags.FlagValues()
-    for flag in flags.FLAGS.get_flags_for_module(dfd.flags):
-        values[flag.name] = copy.deepcopy(flag)  # parses must not leak into each other
+    values = dfd.flags.define("train", flags.FlagValues())  # parses must not leak
     values(["dfd.train", f"--flagfile={path}", f"--data_dir={tmp_path}",
             f"--workdir={tmp_path}/w"])
     values.validate_all_flags()
@@ -29,9 +26,7 @@ def test_flagfile_parses_and_validates(path, tmp_path):
 
 
 def parsed(name, tmp_path):
-    values = flags.FlagValues()
-    for flag in flags.FLAGS.get_flags_for_module(dfd.flags):
-        values[flag.name] = copy.deepcopy(flag)
+    values = dfd.flags.define("train", flags.FlagValues())
     path = pathlib.Path(CONFIGS[0]).parent / f"{name}.flags"
     values(["dfd.train", f"--flagfile={path}", f"--data_dir={tmp_path}",
             f"--workdir={tmp_path}/w"])
@@ -50,9 +45,7 @@ def test_seed_reproduction_is_the_seeds_recipe(tmp_path):
 
 
 def test_plateau_schedule_needs_a_constant_rate(tmp_path):
-    values = flags.FlagValues()
-    for flag in flags.FLAGS.get_flags_for_module(dfd.flags):
-        values[flag.name] = copy.deepcopy(flag)
+    values = dfd.flags.define("train", flags.FlagValues())
     with pytest.raises(flags.IllegalFlagValueError, match="plateau_patience"):
         values(["dfd.train", "--plateau_patience=3", "--lr_schedule=cosine",
                 f"--data_dir={tmp_path}", f"--workdir={tmp_path}/w"])

@@ -166,6 +166,7 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_pa
     ("--eval_split=test", "--eval_split must not be test"),
     ("--train_split=tain", "--train_split=tain: deepfake_real_images in "),
     ("--eval_split=valid", "has no such split (it has train, validation, test)"),
+    ("--robustness_splits=validation,tset", "--robustness_splits=tset: deepfake_real_images"),
 ])
 def test_bad_flag_fails_before_any_work_naming_the_flag(tiny_tfds, tmp_path, flag, message):
     workdir = tmp_path / "never"
