@@ -2,10 +2,11 @@
 
 One Keras `fit` over dfd's tf.data pipeline, with the callbacks Keras already has:
 BackupAndRestore (rerun the same command after a kill and it resumes from the last finished
-epoch), ModelCheckpoint of the best validation AUC, EarlyStopping, TensorBoard,
+epoch), ModelCheckpoint of the best --monitor value, EarlyStopping, TensorBoard,
 TerminateOnNaN and a CSV history. Ends by writing the evaluation report (dfd.evaluate).
 A pretrained model trains in two phases (frozen backbone, then all layers); several
-workers (TF_CONFIG) train with `dfd.multi_worker`'s loop, since Keras 3's `fit` cannot.
+workers (TF_CONFIG) train with `dfd.multi_worker`'s loop, since Keras 3's `fit` cannot; it
+drives the same callbacks but TensorBoard and BackupAndRestore.
 
 The workdir gets flags.txt (a flagfile that repeats the run exactly), config.json,
 best.keras, final.keras, history.csv, tensorboard/, backup/, metrics.json and plots.
@@ -124,22 +125,25 @@ def epoch_timer():
     return EpochTimer()
 
 
-def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "train") -> list:
+def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "train",
+                   custom_loop: bool = False) -> list:
+    """fit's callbacks; `custom_loop` (dfd.multi_worker) leaves out BackupAndRestore, as
+    that loop checkpoints optimizer and loss scale itself, and TensorBoard, which needs fit."""
     import keras
     history = os.path.join(workdir, "history.csv")
     out = workdir if chief else private_dir
     monitor = FLAGS.monitor
     mode = monitor_mode(monitor)
-    callbacks = [
-        epoch_timer(),
-        keras.callbacks.TerminateOnNaN(),
+    callbacks = [epoch_timer(), keras.callbacks.TerminateOnNaN()]
+    if not custom_loop:
         # Before the CSV logger: once an epoch's line is in history.csv, its backup exists.
-        keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup", phase)),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(out, "best.keras"), monitor=monitor, mode=mode,
-            save_best_only=True, initial_value_threshold=best_so_far(workdir, monitor)),
-        keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")),
-    ]
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(os.path.join(private_dir, "backup", phase)))
+    callbacks.append(keras.callbacks.ModelCheckpoint(
+        os.path.join(out, "best.keras"), monitor=monitor, mode=mode,
+        save_best_only=True, initial_value_threshold=best_so_far(workdir, monitor)))
+    if not custom_loop:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")))
     if FLAGS.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=FLAGS.early_stopping_patience,
@@ -207,11 +211,12 @@ def train_and_evaluate(workdir: str) -> dict:
                 model.get_layer(models.BACKBONE).trainable = phase.backbone_trainable
             optimizer = make_optimizer(steps_per_epoch, phase.end_epoch - phase.first_epoch,
                                        phase.learning_rate)
+            optimizer = loss_scaling.wrap(optimizer, precision)
             if strategy_name == "multi_worker":
                 optimizer.build(model.trainable_variables)
             else:
                 model.compile(
-                    optimizer=loss_scaling.wrap(optimizer, precision),
+                    optimizer=optimizer,
                     loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
                     metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
                              keras.metrics.AUC(name="auc"),
@@ -222,9 +227,9 @@ def train_and_evaluate(workdir: str) -> dict:
                 model, optimizer, strategy, train_ds, eval_ds, first_epoch=phase.first_epoch,
                 end_epoch=phase.end_epoch, train_examples=train_info["num_examples"],
                 global_batch=FLAGS.batch_size, class_weight=class_weights(train_info),
-                label_smoothing=FLAGS.label_smoothing, workdir=workdir,
-                private_dir=private_dir, chief=chief, phase=phase.name,
-                patience=FLAGS.early_stopping_patience, best_so_far=best_so_far(workdir))
+                label_smoothing=FLAGS.label_smoothing, private_dir=private_dir,
+                phase=phase.name, callbacks=make_callbacks(workdir, chief, private_dir,
+                                                           phase.name, custom_loop=True))
         else:
             model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
                       epochs=phase.end_epoch, class_weight=class_weights(train_info),
