@@ -188,6 +188,8 @@ def train_and_evaluate(workdir: str) -> dict:
     eval_ds = data.build_dataset(FLAGS.data_dir, FLAGS.eval_split, pipeline, training=False,
                                  dataset=FLAGS.dataset)
     steps_per_epoch = math.ceil(train_info["num_examples"] / FLAGS.batch_size)
+    if strategy_name == "multi_worker":  # full batches only (dfd.multi_worker)
+        steps_per_epoch = max(1, train_info["num_examples"] // FLAGS.batch_size)
 
     init = dfd.flags.resolved_init(FLAGS.model, FLAGS.init)
     with strategy.scope():
