@@ -2,7 +2,9 @@
 
 import io
 import os
+import stat
 import struct
+import zipfile
 import pathlib
 import subprocess
 import sys
@@ -73,6 +75,45 @@ def write_kaggle_folder(root: pathlib.Path, files: dict) -> pathlib.Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return dataset
+
+
+def bad_collection() -> dict:
+    """Every bad-file case of the builder in one Kaggle folder (see test_build)."""
+    good = {f"Train/{c}/{c.lower()}_{i}.jpg": jpeg_bytes(seed=i + 10 * (c == "Fake"))
+            for c in ("Real", "Fake") for i in range(3)}
+    bad = {
+        "Train/Fake/zero.jpg": b"",
+        "Train/Fake/truncated.jpg": jpeg_bytes(64, 64)[:500],
+        "Train/Real/text.jpg": b"not an image at all\n",
+        "Train/Real/bomb.jpg": jpeg_claiming_size(20000, 20000),
+    }
+    odd = {
+        "Train/Real/alpha.png": encode(
+            np.dstack([textured_rgb(20, 20), np.full((20, 20), 9, np.uint8)]), "PNG", "RGBA"),
+        "Train/Fake/gray.jpg": encode(textured_rgb(20, 20)[..., 0], "JPEG", "L"),
+        "Test/Real/real_0.jpg": jpeg_bytes(seed=99),
+        "Test/Fake/fake_0.jpg": jpeg_bytes(seed=98),
+    }
+    return {**good, **bad, **odd}
+
+
+def write_hostile_zip(path: pathlib.Path) -> None:
+    """A Kaggle zip with a bad entry of every kind the builder refuses from its header or
+    ignores (see test_build): 4 usable train files, 3 skipped, 2 ignored."""
+    with zipfile.ZipFile(path, "w") as z:
+        for s in ("Train", "Test"):
+            for c in ("Real", "Fake"):
+                for i in range(2):
+                    z.writestr(f"Dataset/{s}/{c}/{i}.jpg", jpeg_bytes(seed=i + 7 * (c == "Fake")))
+        z.writestr("Dataset/Train/Real/zeros.jpg", bytes(12 * 1024 * 1024),
+                   compress_type=zipfile.ZIP_DEFLATED)
+        link = zipfile.ZipInfo("Dataset/Train/Real/link.jpg")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "../../../../etc/passwd")
+        z.writestr("Dataset/Train/Real/.hidden.jpg", jpeg_bytes(seed=3))
+        z.writestr("Dataset/Train/Fake/0.jpg~", jpeg_bytes(seed=4))
+        z.writestr("Dataset/Train/Fake/" + "n" * 300 + ".jpg", jpeg_bytes(seed=5))
+        z.writestr("Dataset/Validation/Real/only_bad.jpg", b"not an image")
 
 
 @pytest.fixture

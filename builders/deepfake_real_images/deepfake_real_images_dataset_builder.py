@@ -3,18 +3,18 @@
 Build with:
   tfds build builders/deepfake_real_images --manual_dir=DIR --data_dir=OUT
 where DIR holds the Kaggle zip, the extracted `Dataset/` folder, or a folder containing it.
+Adding `--beam_pipeline_options=runner=...` builds the same examples as a Beam pipeline
+(`beam_generation`); without Beam options the build runs in this one process.
 """
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import os
 
 import tensorflow_datasets as tfds
 from absl import logging
 
-from dfd.builders.deepfake_real_images import source_files
+from dfd.builders.deepfake_real_images import source_files, split_report
 from dfd.builders.deepfake_real_images.source_tree import ArchiveError
 from dfd import spec
 from dfd.checksums import sha256_file
@@ -82,6 +82,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             metadata=tfds.core.MetadataDict(),
         )
 
+    def _download_and_prepare(self, dl_manager, download_config):
+        """Chooses the Beam form when the user gave Beam a runner or options (`tfds build
+        --beam_pipeline_options=...`): the plain build stays the default, and the choice
+        changes how examples are made, never which (the dataset's name and path stay)."""
+        self._beam_reports = {}
+        self._use_beam = (download_config.beam_runner is not None
+                          or download_config.beam_options is not None)
+        return super()._download_and_prepare(dl_manager, download_config)
+
     def _locate_source(self, dl_manager):
         """(tree, root) of the download: its folder, or its zip read in place (never
         extracted, so a hostile archive cannot write anything)."""
@@ -129,7 +138,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             raise FileNotFoundError(
                 f"{tree.describe(root)}: no split holds a single usable image; every file's "
                 f"reason is logged above.")
+        if getattr(self, "_use_beam", False):
+            return {split: self._beam_split(tree, root, split) for split in usable}
         return {split: self._generate_examples(tree, root, split) for split in usable}
+
+    def _beam_split(self, tree, root: str, split: str):
+        from dfd.builders.deepfake_real_images import beam_generation
+        path = os.fspath(self.data_path / f"{split}.beam_report.json")
+        self._beam_reports[split] = path
+        return beam_generation.generate_split(tree, root, split, self.MAX_IMAGE_PIXELS, path)
+
+    def _process_pipeline_result(self, pipeline_result) -> None:
+        """Moves each split's report, written by the workers, into `info.metadata`."""
+        from dfd.builders.deepfake_real_images import beam_generation
+        for split, path in getattr(self, "_beam_reports", {}).items():
+            report, class_counts = beam_generation.read_report(path)
+            self.info.metadata["splits"][split] = report
+            self.info.metadata["class_counts"][split] = class_counts
+            tfds.core.Path(path).unlink()
 
     def _has_an_example(self, tree, root, split) -> bool:
         """True as soon as one file of the split is usable (usually the first one)."""
@@ -146,37 +172,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         yield from self._vetted_examples(tree, root, split)
 
     def _vetted_examples(self, tree, root: str, split: str):
-        counts = collections.Counter()
-        per_class = collections.Counter()
-        skipped, ignored = [], []
-        manifest = hashlib.sha256()
-        for class_name, name, vetted in source_files.iter_vetted(
-                tree, root, split, self.MAX_IMAGE_PIXELS):
-            key = f"{class_name}/{name}"
-            manifest.update(f"{key}\t{vetted.action == 'ignored'}\t{vetted.sha256}\n".encode())
-            counts[vetted.action] += 1
-            if vetted.action in ("skipped", "ignored"):
-                logging.warning("deepfake_real_images: %s %s/%s: %s", vetted.action, split, key,
-                                vetted.reason)
-                (skipped if vetted.action == "skipped" else ignored).append(
-                    {"file": key, "reason": vetted.reason})
-                continue
-            if vetted.action == "converted":
-                logging.info("deepfake_real_images: converted %s/%s (%s)", split, key,
-                             vetted.reason)
-            per_class[class_name] += 1
-            yield key, {"image": vetted.encoded, "label": class_name, "file_name": name}
-        logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped, %d ignored",
-                     split, counts["kept"], counts["converted"], counts["skipped"],
-                     counts["ignored"])
-        self.info.metadata["splits"][split] = {
-            "files": sum(counts.values()),
-            "kept": counts["kept"],
-            "converted": counts["converted"],
-            "skipped": counts["skipped"],
-            "skipped_files": skipped,
-            "ignored": counts["ignored"],
-            "ignored_files": ignored,
-            "source_sha256": manifest.hexdigest(),
-        }
-        self.info.metadata["class_counts"][split] = {c: per_class[c] for c in spec.LABELS}
+        records = []
+        for order, (class_name, name, vetted) in enumerate(source_files.iter_vetted(
+                tree, root, split, self.MAX_IMAGE_PIXELS)):
+            record = split_report.FileRecord((0, order), class_name, name, vetted.action,
+                                             vetted.reason, vetted.sha256)
+            split_report.log_record(split, record)
+            records.append(record)
+            if vetted.encoded is not None:
+                yield record.key, {"image": vetted.encoded, "label": class_name,
+                                   "file_name": name}
+        report, class_counts = split_report.summarise(split, records)
+        self.info.metadata["splits"][split] = report
+        self.info.metadata["class_counts"][split] = class_counts

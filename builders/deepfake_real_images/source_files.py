@@ -92,31 +92,41 @@ def _files_below(tree: Tree, folder: str) -> list[str]:
     return found
 
 
+def class_folders(tree: Tree, root: str, split: str) -> list[tuple[str, str]]:
+    """(class name, folder) of each class folder a split has, in the fixed class order."""
+    split_dir = _child(tree, root, SPLIT_FOLDERS[split])
+    if not split_dir:
+        return []
+    found = [(c, _child(tree, split_dir, folder)) for c, folder in CLASS_FOLDERS.items()]
+    return [(c, class_dir) for c, class_dir in found if class_dir]
+
+
+def list_class(tree: Tree, class_name: str, class_dir: str) -> list[tuple[str, str, str, str]]:
+    """(class name, file name, path, reason not used or "") for every entry of one class
+    folder, in a fixed order. A split's listing is its class folders' listings in class
+    order, so a Beam worker listing one class folder reproduces its part of that order."""
+    entries = []
+    for name in tree.listdir(class_dir):
+        path = _join(class_dir, name)
+        if tree.isdir(path):
+            entries += [(class_name, below[len(class_dir) + 1:], below,
+                         "inside a subfolder of the class folder")
+                        for below in _files_below(tree, path)]
+            continue
+        reason = unused_reason(tree, path, name)
+        duplicates = getattr(tree, "duplicates", {}).get(path)
+        entries.append((class_name, name, path, reason))
+        if duplicates:
+            entries += [(class_name, name, path,
+                         "duplicate entry of this name (the first one is used)")] * duplicates
+    return entries
+
+
 def list_split(tree: Tree, root: str, split: str) -> list[tuple[str, str, str, str]]:
     """(class name, file name, path, reason not used or "") for every entry of a split,
     in a fixed order: what a zip and its extracted folder both say about each file."""
-    split_dir = _child(tree, root, SPLIT_FOLDERS[split])
-    entries = []
-    if not split_dir:
-        return entries
-    for class_name, folder in CLASS_FOLDERS.items():
-        class_dir = _child(tree, split_dir, folder)
-        if not class_dir:
-            continue
-        for name in tree.listdir(class_dir):
-            path = _join(class_dir, name)
-            if tree.isdir(path):
-                entries += [(class_name, below[len(class_dir) + 1:], below,
-                             "inside a subfolder of the class folder")
-                            for below in _files_below(tree, path)]
-                continue
-            reason = unused_reason(tree, path, name)
-            duplicates = getattr(tree, "duplicates", {}).get(path)
-            entries.append((class_name, name, path, reason))
-            if duplicates:
-                entries += [(class_name, name, path,
-                             "duplicate entry of this name (the first one is used)")] * duplicates
-    return entries
+    return [entry for class_name, class_dir in class_folders(tree, root, split)
+            for entry in list_class(tree, class_name, class_dir)]
 
 
 @dataclasses.dataclass
@@ -154,23 +164,25 @@ def vet(data: bytes, max_pixels: int) -> Vetted:
     return Vetted(out.getvalue(), "converted", f"{original_mode} -> RGB PNG", digest)
 
 
+def vet_entry(tree: Tree, path: str, reason: str, max_pixels: int) -> Vetted:
+    """One listed entry's fate (reason: why it is not a candidate, "" if it is one)."""
+    if reason:
+        return Vetted(None, "ignored", reason)
+    problem = tree.problem(path)
+    if problem:
+        return Vetted(None, "skipped", problem)
+    try:
+        data = tree.read(path)
+    except SourceError as e:
+        return Vetted(None, "skipped", f"unreadable: {e}")
+    return vet(data, max_pixels)
+
+
 def iter_vetted(tree: Tree, root: str, split: str,
                 max_pixels: int) -> Iterator[tuple[str, str, Vetted]]:
     """(class name, file name, Vetted) for every entry of a split; never raises on content."""
     for class_name, name, path, reason in list_split(tree, root, split):
-        if reason:
-            yield class_name, name, Vetted(None, "ignored", reason)
-            continue
-        problem = tree.problem(path)
-        if problem:
-            yield class_name, name, Vetted(None, "skipped", problem)
-            continue
-        try:
-            data = tree.read(path)
-        except SourceError as e:
-            yield class_name, name, Vetted(None, "skipped", f"unreadable: {e}")
-            continue
-        yield class_name, name, vet(data, max_pixels)
+        yield class_name, name, vet_entry(tree, path, reason, max_pixels)
 
 
 def open_tree(path: str) -> Tree:

@@ -56,6 +56,8 @@ class FolderTree:
 
     def __init__(self, root: str):
         self.root = root
+        self.location = root
+        """What `source_files.open_tree` reopens this tree from (on a Beam worker)."""
 
     def _path(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/")) if rel else self.root
@@ -90,6 +92,8 @@ class ZipTree:
 
     def __init__(self, path: str):
         self.path = path
+        self.location = path
+        """What `source_files.open_tree` reopens this tree from (on a Beam worker)."""
         try:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()

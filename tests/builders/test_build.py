@@ -6,9 +6,8 @@ import zipfile
 import pytest
 import tensorflow_datasets as tfds
 
-import numpy as np
 from dfd.builders.deepfake_real_images import Builder
-from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb, write_kaggle_folder
+from conftest import bad_collection, jpeg_bytes, write_hostile_zip, write_kaggle_folder
 
 
 def build(manual_dir, data_dir):
@@ -16,25 +15,6 @@ def build(manual_dir, data_dir):
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
     return builder
-
-
-def bad_collection():
-    good = {f"Train/{c}/{c.lower()}_{i}.jpg": jpeg_bytes(seed=i + 10 * (c == "Fake"))
-            for c in ("Real", "Fake") for i in range(3)}
-    bad = {
-        "Train/Fake/zero.jpg": b"",
-        "Train/Fake/truncated.jpg": jpeg_bytes(64, 64)[:500],
-        "Train/Real/text.jpg": b"not an image at all\n",
-        "Train/Real/bomb.jpg": jpeg_claiming_size(20000, 20000),
-    }
-    odd = {
-        "Train/Real/alpha.png": encode(np.dstack([textured_rgb(20, 20), np.full((20, 20), 9, np.uint8)]),
-                                        "PNG", "RGBA"),
-        "Train/Fake/gray.jpg": encode(textured_rgb(20, 20)[..., 0], "JPEG", "L"),
-        "Test/Real/real_0.jpg": jpeg_bytes(seed=99),
-        "Test/Fake/fake_0.jpg": jpeg_bytes(seed=98),
-    }
-    return {**good, **bad, **odd}
 
 
 def test_build_survives_every_bad_file_and_counts_them(tmp_path):
@@ -92,23 +72,8 @@ def test_hostile_zip_builds_with_every_bad_entry_counted(tmp_path):
     """Bad CRC, encryption, a link, an oversized entry, hidden, backup and duplicate names:
     the build finishes, nothing is extracted, and every entry is accounted for."""
     import os
-    import stat
     (tmp_path / "zipped").mkdir()
-    path = tmp_path / "zipped" / "kaggle.zip"
-    with zipfile.ZipFile(path, "w") as z:
-        for s in ("Train", "Test"):
-            for c in ("Real", "Fake"):
-                for i in range(2):
-                    z.writestr(f"Dataset/{s}/{c}/{i}.jpg", jpeg_bytes(seed=i + 7 * (c == "Fake")))
-        z.writestr("Dataset/Train/Real/zeros.jpg", bytes(12 * 1024 * 1024),
-                   compress_type=zipfile.ZIP_DEFLATED)
-        link = zipfile.ZipInfo("Dataset/Train/Real/link.jpg")
-        link.external_attr = (stat.S_IFLNK | 0o777) << 16
-        z.writestr(link, "../../../../etc/passwd")
-        z.writestr("Dataset/Train/Real/.hidden.jpg", jpeg_bytes(seed=3))
-        z.writestr("Dataset/Train/Fake/0.jpg~", jpeg_bytes(seed=4))
-        z.writestr("Dataset/Train/Fake/" + "n" * 300 + ".jpg", jpeg_bytes(seed=5))
-        z.writestr("Dataset/Validation/Real/only_bad.jpg", b"not an image")
+    write_hostile_zip(tmp_path / "zipped" / "kaggle.zip")
     before = sorted(os.listdir(tmp_path / "zipped"))
     builder = build(tmp_path / "zipped", tmp_path / "out")
     assert sorted(os.listdir(tmp_path / "zipped")) == before, "the zip was extracted"

@@ -1,0 +1,95 @@
+"""The Beam form of the builder makes the same dataset as the one-process build.
+
+Beam's DirectRunner costs seconds of start-up per build, so these few tests each build a
+whole collection and compare everything the dataset holds: every example's key, label and
+stored image bytes, and the metadata (counts, skipped and ignored files with reasons,
+source digests, class counts).
+"""
+
+import random
+
+import pytest
+import tensorflow_datasets as tfds
+
+from dfd.builders.deepfake_real_images import Builder, split_report
+from conftest import bad_collection, write_hostile_zip, write_kaggle_folder
+
+MULTI_PROCESS = ("--runner=DirectRunner", "--direct_num_workers=2",
+                 "--direct_running_mode=multi_processing")
+
+
+def build(manual_dir, data_dir, beam_flags=None):
+    options = None
+    if beam_flags is not None:
+        from apache_beam.options.pipeline_options import PipelineOptions
+        options = PipelineOptions(list(beam_flags))
+    builder = Builder(data_dir=str(data_dir))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=str(manual_dir), beam_options=options))
+    return builder
+
+
+def stored(builder) -> dict:
+    """{split: {key: (label, image bytes as stored)}} for every example of every split."""
+    out = {}
+    for split in builder.info.splits:
+        ds = builder.as_dataset(split, decoders={"image": tfds.decode.SkipDecoding()})
+        examples = {}
+        for ex in tfds.as_numpy(ds):
+            key = f"{builder.info.features['label'].int2str(ex['label'])}/" \
+                  f"{ex['file_name'].decode()}"
+            assert key not in examples, f"{split}: key {key} stored twice"
+            examples[key] = (int(ex["label"]), bytes(ex["image"]))
+        out[split] = examples
+    return out
+
+
+def assert_same_dataset(plain, beam):
+    assert set(plain.info.splits) == set(beam.info.splits)
+    for split in plain.info.splits:
+        assert plain.info.splits[split].num_examples == beam.info.splits[split].num_examples
+    assert plain.info.metadata["splits"] == beam.info.metadata["splits"]
+    assert plain.info.metadata["class_counts"] == beam.info.metadata["class_counts"]
+    assert stored(plain) == stored(beam)
+    leftovers = list(beam.data_path.glob("*beam_report*"))
+    assert not leftovers, f"the workers' reports were left in the dataset: {leftovers}"
+
+
+def test_records_gathered_in_any_order_give_the_listing_order_digest():
+    records = [split_report.FileRecord((c, i), ("real", "fake")[c], f"{i}.jpg",
+                                       ("kept", "skipped", "ignored")[i % 3], f"r{i}",
+                                       f"{c}{i:063d}") for c in (0, 1) for i in range(7)]
+    shuffled = records[:]
+    random.Random(3).shuffle(shuffled)
+    assert split_report.summarise_unordered("train", shuffled) == \
+        split_report.summarise("train", records)
+    assert split_report.summarise("train", shuffled)[0]["source_sha256"] != \
+        split_report.summarise("train", records)[0]["source_sha256"]
+
+
+@pytest.mark.slow
+def test_bad_files_and_hostile_zip_on_beam_as_in_one_process(tmp_path):
+    write_kaggle_folder(tmp_path / "folder", bad_collection())
+    plain = build(tmp_path / "folder", tmp_path / "plain")
+    beam = build(tmp_path / "folder", tmp_path / "beam", ["--runner=DirectRunner"])
+    assert beam.info.metadata["splits"]["train"]["skipped"] == 4
+    assert_same_dataset(plain, beam)
+
+    (tmp_path / "zipped").mkdir()
+    write_hostile_zip(tmp_path / "zipped" / "kaggle.zip")
+    plain = build(tmp_path / "zipped", tmp_path / "plain_zip")
+    beam = build(tmp_path / "zipped", tmp_path / "beam_zip", ["--runner=DirectRunner"])
+    report = beam.info.metadata["splits"]["train"]
+    assert (report["kept"], report["skipped"], report["ignored"]) == (4, 3, 2)
+    assert "validation" not in beam.info.splits  # its only file is bad: left out, reported
+    assert_same_dataset(plain, beam)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_shared_rff160_plain_equals_beam_with_two_worker_processes(tmp_path, shared_set):
+    source = shared_set("rff160")
+    plain = build(source, tmp_path / "plain")
+    beam = build(source, tmp_path / "beam", MULTI_PROCESS)
+    assert beam.info.metadata["class_counts"]["train"] == {"real": 767, "fake": 676}
+    assert_same_dataset(plain, beam)
