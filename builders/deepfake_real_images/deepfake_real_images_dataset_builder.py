@@ -9,6 +9,7 @@ Adding `--beam_pipeline_options=runner=...` builds the same examples as a Beam p
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import tensorflow_datasets as tfds
@@ -35,6 +36,14 @@ A zip is read in place, never extracted, and gives the same examples and digests
 extracted folder. A split with no usable file is left out (TFDS stores no empty split)
 and reported in the metadata.
 """.format(max_pixels=spec.MAX_IMAGE_PIXELS)
+
+
+def _sha256(path: str) -> str:
+    """The zip's sha256, read through epath when it sits on a bucket."""
+    if not source_files.is_remote(path):
+        return sha256_file(path)
+    with tfds.core.Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -95,7 +104,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """(tree, root) of the download: its folder, or its zip read in place (never
         extracted, so a hostile archive cannot write anything)."""
         manual_dir = os.fspath(dl_manager.manual_dir)
-        tree = source_files.FolderTree(manual_dir)
+        tree = source_files.folder_tree(manual_dir)
         root = source_files.find_root_in(tree)
         source = {"manual_dir": manual_dir}
         if root is None:
@@ -104,7 +113,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 raise FileNotFoundError(
                     f"{manual_dir} holds neither Dataset/{{Train,Validation,Test}}/{{Real,Fake}} "
                     f"folders nor a .zip of them.{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-            source.update(archive=os.path.basename(archive), archive_sha256=sha256_file(archive))
+            source.update(archive=os.path.basename(archive), archive_sha256=_sha256(archive))
             try:
                 tree = source_files.open_tree(archive)
             except ArchiveError as e:

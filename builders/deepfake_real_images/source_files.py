@@ -16,10 +16,13 @@ import io
 import os
 from typing import Iterator
 
-from dfd.builders.deepfake_real_images.source_tree import FolderTree, SourceError, ZipTree
+from etils import epath
+
+from dfd.builders.deepfake_real_images.source_tree import (
+    FolderTree, RemoteFolderTree, SourceError, ZipTree, is_remote)
 from dfd.imaging import gate
 
-Tree = FolderTree | ZipTree
+Tree = FolderTree | RemoteFolderTree | ZipTree
 
 SPLIT_FOLDERS = {"train": "Train", "validation": "Validation", "test": "Test"}
 CLASS_FOLDERS = {"real": "Real", "fake": "Fake"}
@@ -69,6 +72,10 @@ def find_dataset_root(folder: str, max_depth: int = 3) -> str | None:
 
 def find_zip(folder: str) -> str | None:
     """The Kaggle archive in `folder`, if the user put the zip there instead of folders."""
+    if is_remote(folder):
+        zips = sorted(p.name for p in epath.Path(folder).iterdir()
+                      if p.name.lower().endswith(".zip"))
+        return f"{folder.rstrip('/')}/{zips[0]}" if zips else None
     zips = sorted(e for e in os.listdir(folder) if e.lower().endswith(".zip"))
     return os.path.join(folder, zips[0]) if zips else None
 
@@ -185,6 +192,12 @@ def iter_vetted(tree: Tree, root: str, split: str,
         yield class_name, name, vet_entry(tree, path, reason, max_pixels)
 
 
+def folder_tree(path: str) -> Tree:
+    """A local folder, or one on a bucket or cluster file system."""
+    return RemoteFolderTree(path) if is_remote(path) else FolderTree(path)
+
+
 def open_tree(path: str) -> Tree:
     """A folder, or a zip read in place; ArchiveError if the zip is unusable as a whole."""
-    return ZipTree(path) if os.path.isfile(path) else FolderTree(path)
+    is_file = epath.Path(path).is_file() if is_remote(path) else os.path.isfile(path)
+    return ZipTree(path) if is_file else folder_tree(path)

@@ -29,6 +29,8 @@ import stat
 import zipfile
 import zlib
 
+from etils import epath
+
 from dfd.imaging.files import read_image_file
 from dfd.imaging.gate import MAX_FILE_BYTES, ImageError
 
@@ -87,6 +89,48 @@ class FolderTree:
         return self._path(rel)
 
 
+def is_remote(path: str) -> bool:
+    """True for a bucket or cluster path (gs://, s3://, hdfs://): read through etils.epath,
+    which TFDS itself uses for such paths, instead of the local file functions."""
+    return "://" in os.fspath(path)
+
+
+class RemoteFolderTree(FolderTree):
+    """A folder on a bucket or cluster file system, where a Beam build's workers read it.
+
+    Object stores have no FIFOs or devices, so the local reader's file-type checks are
+    replaced by the listed size, judged before anything is read."""
+
+    def _path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
+
+    def listdir(self, rel: str) -> list[str]:
+        try:
+            return sorted(p.name for p in epath.Path(self._path(rel)).iterdir())
+        except (OSError, ValueError):
+            return []
+
+    def isdir(self, rel: str) -> bool:
+        return epath.Path(self._path(rel)).is_dir()
+
+    def isfile(self, rel: str) -> bool:
+        return epath.Path(self._path(rel)).is_file()
+
+    def read(self, rel: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        path = epath.Path(self._path(rel))
+        try:
+            size = path.stat().length
+            if size > max_bytes:
+                raise SourceError(f"file is {size} bytes, over the {max_bytes} byte limit")
+            with path.open("rb") as f:
+                data = f.read(max_bytes + 1)
+        except (OSError, ValueError) as e:
+            raise SourceError(f"cannot read: {type(e).__name__}: {e}") from None
+        if len(data) > max_bytes:
+            raise SourceError(f"file grew past the {max_bytes} byte limit while being read")
+        return data
+
+
 class ZipTree:
     """A zip archive read in place; duplicate entries keep the first and report the rest."""
 
@@ -95,7 +139,7 @@ class ZipTree:
         self.location = path
         """What `source_files.open_tree` reopens this tree from (on a Beam worker)."""
         try:
-            self._zip = zipfile.ZipFile(path)
+            self._zip = zipfile.ZipFile(epath.Path(path).open("rb") if is_remote(path) else path)
             infos = self._zip.infolist()
         except (zipfile.BadZipFile, OSError, ValueError) as e:
             raise ArchiveError(f"{path} is not a readable zip archive: {e}") from None
