@@ -18,6 +18,8 @@ ALLOWED = {
     "dfd/lite": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd.imaging"},
     "dfd/serve": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd.imaging", "dfd.serve", "flask",
                   "waitress", "werkzeug"},
+    "dfd/score": {"numpy", "PIL", "dfd.lite", "dfd.spec", "dfd.imaging", "dfd.score",
+                  "apache_beam", "pyarrow"},
 }
 """What each device-side room may import besides the standard library: never TensorFlow,
 never a training module (dfd.data, dfd.train, dfd.models, ...), never the export room."""
@@ -86,18 +88,34 @@ def test_base_and_edge_install_declare_only_the_runtime():
     config = setup_cfg()
     assert requirement_names(config["options"]["install_requires"]) == {"numpy", "pillow"}
     assert requirement_names(config["options.extras_require"]["edge"]) == {"ai-edge-litert"}
+    assert requirement_names(config["options.extras_require"]["score"]) == {
+        "apache-beam", "ai-edge-litert"}
+
+
+def resolved_install(extra: str, tmp_path) -> set[str]:
+    """What pip would really install for dfd[extra], dependencies of dependencies included."""
+    report = tmp_path / f"report-{extra}.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+                    "--quiet", "--report", str(report), f"{ROOT}[{extra}]"], check=True,
+                   capture_output=True, timeout=300)
+    return {item["metadata"]["name"].lower().replace("_", "-")
+            for item in json.loads(report.read_text())["install"]}
 
 
 @pytest.mark.slow
 def test_edge_install_resolves_to_no_tensorflow_and_no_web_server(tmp_path):
-    """What pip would really install for dfd[edge], dependencies of dependencies included."""
-    report = tmp_path / "report.json"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-                    "--quiet", "--report", str(report), f"{ROOT}[edge]"], check=True,
-                   capture_output=True, timeout=300)
-    names = {item["metadata"]["name"].lower().replace("_", "-")
-             for item in json.loads(report.read_text())["install"]}
+    names = resolved_install("edge", tmp_path)
     assert {"dfd", "numpy", "pillow", "ai-edge-litert"} <= names
     heavy = {n for n in names if n.startswith(("tensorflow", "keras", "torch", "jax", "flask",
                                                "absl", "apache-beam", "matplotlib"))}
     assert not heavy, f"dfd[edge] would install {sorted(heavy)}"
+
+
+@pytest.mark.slow
+def test_score_install_resolves_to_beam_and_the_runtime_without_tensorflow(tmp_path):
+    """Cluster workers install dfd[score]: Beam and the edge runtime, nothing to train with."""
+    names = resolved_install("score", tmp_path)
+    assert {"dfd", "numpy", "pillow", "ai-edge-litert", "apache-beam", "pyarrow"} <= names
+    heavy = {n for n in names if n.startswith(("tensorflow", "keras", "torch", "jax", "flask",
+                                               "matplotlib", "tensorboard"))}
+    assert not heavy, f"dfd[score] would install {sorted(heavy)}"

@@ -1,0 +1,129 @@
+"""Score many images with Beam: `dfd-score --model=M.tflite --input=GLOB --output=PREFIX`.
+
+Any further arguments are Beam pipeline options (`--runner`, `--direct_num_workers`,
+`--direct_running_mode`, `--project`, ...). Writes one record per matched file, with
+`file`, `p_fake`, `verdict`, `threshold` and `model_sha256`, or `file` and `error` for a
+file that is not a usable image, to PREFIX-*.jsonl (or .parquet), and a summary on stderr.
+Exit status as `dfd-lite classify`: 0 all classified, 1 some files failed, 2 the model or
+the command line is unusable. Plain argparse, no absl and no TensorFlow: `pip install
+"dfd[score]"` is Beam plus the edge runtime, so cluster workers stay small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from dfd.imaging.gate import MAX_FILE_BYTES
+from dfd.lite.detector import Detector, ModelError
+from dfd.lite.interpreter import KERNELS, NoInterpreterError
+from dfd.score import bundle, outputs
+
+LOGS_ENV = "DFD_FRAMEWORK_LOGS"
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="dfd-score", description=__doc__.split("\n")[0],
+        epilog="Other arguments are passed to Beam as pipeline options.")
+    parser.add_argument("--model", required=True,
+                        help="an exported .tflite file, model.json beside it (local or any "
+                             "Beam file system path)")
+    parser.add_argument("--input", required=True, action="append",
+                        help="glob of images (local, gs://, s3://, hdfs://, ...); repeat "
+                             "for several. Every matched file is tried and answered")
+    parser.add_argument("--output", required=True,
+                        help="output prefix: writes PREFIX-SSSSS-of-NNNNN.jsonl (.parquet)")
+    parser.add_argument("--format", choices=outputs.FORMATS, default="jsonl")
+    parser.add_argument("--threshold", default=None,
+                        help="a number or a model.json threshold name (as dfd-lite)")
+    parser.add_argument("--kernels", choices=KERNELS, default="auto",
+                        help="CPU kernels on each worker, as dfd-lite's --kernels")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="interpreter threads per worker process (default 1: Beam "
+                             "scales with processes, one per core)")
+    parser.add_argument("--batch_size", type=int, default=64,
+                        help="largest batch RunInference hands one interpreter")
+    parser.add_argument("--max_file_mb", type=float, default=MAX_FILE_BYTES / (1024 * 1024),
+                        help="larger files are refused unread, as dfd-lite refuses them")
+    args, beam_args = parser.parse_known_args(argv)
+    for name in ("threads", "batch_size", "max_file_mb"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name} must be positive")
+    return args, beam_args
+
+
+def logs_requested(beam_args: list[str]) -> bool:
+    return os.environ.get(LOGS_ENV) == "1" or any(
+        a.startswith("--default_sdk_harness_log_level") for a in beam_args)
+
+
+def pipeline_options(beam_args: list[str]):
+    """Beam's options from the remaining arguments; the workers' INFO and WARNING chatter
+    (start-up notes repeated per worker process) off unless asked for."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    if not logs_requested(beam_args):
+        beam_args = [*beam_args, "--default_sdk_harness_log_level=ERROR"]
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    return PipelineOptions(beam_args)
+
+
+def check_inputs(globs: list[str]) -> str | None:
+    """A message naming the first glob that matches nothing, else None."""
+    from apache_beam.io.filesystems import FileSystems
+    for pattern in globs:
+        try:
+            (match,) = FileSystems.match([pattern], limits=[1])
+        except Exception as e:  # noqa: BLE001 - a bad scheme or bucket is the user's to fix
+            return f"--input={pattern}: {e}"
+        if not match.metadata_list:
+            return f"--input={pattern} matches no file"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, beam_args = parse_args(argv)
+    import apache_beam as beam
+
+    from dfd.score import pipeline as scoring
+    from dfd.score.handler import DetectorHandler
+
+    options = pipeline_options(beam_args)
+    try:  # on the driver first, so an unusable model fails here and not on every worker
+        local = bundle.local_model(args.model)
+        detector = Detector(local, threads=args.threads, threshold=args.threshold,
+                            kernels=args.kernels)
+        sha256 = bundle.sha256_of(local)
+    except (ModelError, NoInterpreterError, OSError) as e:
+        print(f"dfd-score: {e}", file=sys.stderr)
+        return 2
+    problem = check_inputs(args.input)
+    if problem:
+        print(f"dfd-score: {problem}", file=sys.stderr)
+        return 2
+    print(f"dfd-score: {os.path.basename(args.model)} sha256 {sha256[:12]}, threshold "
+          f"{detector.threshold}; on this machine {detector.kernels} kernels: "
+          f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
+    handler = DetectorHandler(args.model, threshold=args.threshold, kernels=args.kernels,
+                              threads=args.threads, max_batch_size=args.batch_size)
+    p = beam.Pipeline(options=options)
+    scoring.build(p, args.input, handler, args.output, args.format,
+                  int(args.max_file_mb * 1024 * 1024))
+    result = p.run()
+    result.wait_until_finish()
+    totals = scoring.counts(result)
+    where = f"{args.output}-*.{args.format}"
+    if totals is None:
+        print(f"dfd-score: done, records in {where} (this runner reports no counts)",
+              file=sys.stderr)
+        return 0
+    print(f"dfd-score: {totals['classified']} classified ({totals['fake']} fake, "
+          f"{totals['classified'] - totals['fake']} real), {totals['failed']} failed; "
+          f"records in {where}", file=sys.stderr)
+    return 1 if totals["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
