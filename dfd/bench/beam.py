@@ -126,6 +126,9 @@ def estimate(rows: dict, images: int) -> list[str]:
                                  "tfds build, Beam 2 workers"),
                                 ("dfd-score", "dfd-score, 1 worker", "dfd-score, 2 workers")):
         rate = rows[single]["images_per_s_after_startup"]
+        if not rate or not rows[double]["images_per_s_after_startup"]:
+            lines.append(f"- {job}: no estimate, a start-up run took as long as its whole run")
+            continue
         scaling = rows[double]["images_per_s_after_startup"] / rate
         per_worker = rate * min(1.0, scaling / 2)
         workers = math.ceil(ESTIMATE_IMAGES / (per_worker * ESTIMATE_HOURS * 3600))
@@ -164,11 +167,13 @@ def main(argv=None) -> int:
         tiny = tiny_parent if takes_parent else os.path.join(tiny_parent, "Dataset")
         start_up = run_job(name, command, tiny, tiny_images)
         whole = run_job(name, command, full, images)
-        net = max(whole["wall_s"] - start_up["wall_s"], 1e-9)
+        net = whole["wall_s"] - start_up["wall_s"]
         rows[name] = {"images": images, "wall_s": whole["wall_s"], "cpu_s": whole["cpu_s"],
                       "startup_wall_s": start_up["wall_s"],
                       "images_per_s": round(images / whole["wall_s"], 1),
-                      "images_per_s_after_startup": round(images / net, 1)}
+                      # None: the start-up run took as long as the whole one (noise or a
+                      # source too small to tell the two apart)
+                      "images_per_s_after_startup": round(images / net, 1) if net > 0 else None}
         print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
     shutil.rmtree(tiny_parent, ignore_errors=True)
     table = ["| job | wall s | CPU s | start-up s | images/s | images/s after start-up |",
