@@ -27,8 +27,8 @@ import sys
 import tempfile
 import time
 
-import builders.deepfake_real_images as builder_package
-from builders.deepfake_real_images import source_files
+import dfd.builders.deepfake_real_images as builder_package
+from dfd.builders.deepfake_real_images import source_files
 
 BEAM_WORKERS = "runner=DirectRunner,direct_num_workers={n},direct_running_mode=multi_processing"
 ESTIMATE_IMAGES = 10_000_000
