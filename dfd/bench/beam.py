@@ -132,12 +132,20 @@ def estimate(rows: dict, images: int) -> list[str]:
         scaling = rows[double]["images_per_s_after_startup"] / rate
         per_worker = rate * min(1.0, scaling / 2)
         workers = math.ceil(ESTIMATE_IMAGES / (per_worker * ESTIMATE_HOURS * 3600))
+        hours = ESTIMATE_IMAGES / per_worker / 3600
         lines.append(
-            f"- {job}: {rate:.0f} images/s on 1 worker, x{scaling:.2f} on 2; taking "
-            f"{per_worker:.0f} images/s per worker (1-worker rate times the measured 2-worker "
-            f"efficiency), {ESTIMATE_IMAGES:,} images need {ESTIMATE_IMAGES / per_worker / 3600:.0f} "
-            f"worker-hours: about {workers} single-core workers for {ESTIMATE_HOURS:.0f} h of "
-            f"processing, plus the runner's own start-up (minutes on a cluster, not measured).")
+            f"- {job}, from wall time: {rate:.0f} images/s on 1 worker, x{scaling:.2f} on 2; "
+            f"taking {per_worker:.0f} images/s per worker (1-worker rate times the measured "
+            f"2-worker efficiency), {ESTIMATE_IMAGES:,} images need {hours:.0f} worker-hours: "
+            f"about {workers} single-core workers for {ESTIMATE_HOURS:.0f} h of processing, "
+            f"plus the runner's own start-up (minutes on a cluster, not measured).")
+        per_core = images / rows[single]["cpu_s"]
+        core_hours = ESTIMATE_IMAGES / per_core / 3600
+        lines.append(
+            f"- {job}, from CPU time (what a dedicated core would do; start-up included): "
+            f"{per_core:.0f} images per CPU second, {core_hours:.0f} core-hours: about "
+            f"{math.ceil(core_hours / ESTIMATE_HOURS)} single-core workers for "
+            f"{ESTIMATE_HOURS:.0f} h.")
     return lines
 
 
