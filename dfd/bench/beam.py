@@ -127,18 +127,20 @@ def estimate(rows: dict, images: int) -> list[str]:
                                 ("dfd-score", "dfd-score, 1 worker", "dfd-score, 2 workers")):
         rate = rows[single]["images_per_s_after_startup"]
         if not rate or not rows[double]["images_per_s_after_startup"]:
-            lines.append(f"- {job}: no estimate, a start-up run took as long as its whole run")
-            continue
-        scaling = rows[double]["images_per_s_after_startup"] / rate
-        per_worker = rate * min(1.0, scaling / 2)
-        workers = math.ceil(ESTIMATE_IMAGES / (per_worker * ESTIMATE_HOURS * 3600))
-        hours = ESTIMATE_IMAGES / per_worker / 3600
-        lines.append(
-            f"- {job}, from wall time: {rate:.0f} images/s on 1 worker, x{scaling:.2f} on 2; "
-            f"taking {per_worker:.0f} images/s per worker (1-worker rate times the measured "
-            f"2-worker efficiency), {ESTIMATE_IMAGES:,} images need {hours:.0f} worker-hours: "
-            f"about {workers} single-core workers for {ESTIMATE_HOURS:.0f} h of processing, "
-            f"plus the runner's own start-up (minutes on a cluster, not measured).")
+            lines.append(f"- {job}: no estimate from wall time, a start-up run took as long "
+                         f"as its whole run")
+        else:
+            scaling = rows[double]["images_per_s_after_startup"] / rate
+            per_worker = rate * min(1.0, scaling / 2)
+            workers = math.ceil(ESTIMATE_IMAGES / (per_worker * ESTIMATE_HOURS * 3600))
+            hours = ESTIMATE_IMAGES / per_worker / 3600
+            lines.append(
+                f"- {job}, from wall time: {rate:.0f} images/s on 1 worker, x{scaling:.2f} on "
+                f"2; taking {per_worker:.0f} images/s per worker (1-worker rate times the "
+                f"measured 2-worker efficiency), {ESTIMATE_IMAGES:,} images need {hours:.0f} "
+                f"worker-hours: about {workers} single-core workers for {ESTIMATE_HOURS:.0f} h "
+                f"of processing, plus the runner's own start-up (minutes on a cluster, not "
+                f"measured).")
         per_core = images / rows[single]["cpu_s"]
         core_hours = ESTIMATE_IMAGES / per_core / 3600
         lines.append(
