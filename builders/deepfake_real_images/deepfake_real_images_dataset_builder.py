@@ -181,16 +181,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         yield from self._vetted_examples(tree, root, split)
 
     def _vetted_examples(self, tree, root: str, split: str):
-        records = []
+        summary = split_report.Summary(split)
         for order, (class_name, name, vetted) in enumerate(source_files.iter_vetted(
                 tree, root, split, self.MAX_IMAGE_PIXELS)):
             record = split_report.FileRecord((0, order), class_name, name, vetted.action,
                                              vetted.reason, vetted.sha256)
             split_report.log_record(split, record)
-            records.append(record)
+            summary.add(record)
             if vetted.encoded is not None:
                 yield record.key, {"image": vetted.encoded, "label": class_name,
                                    "file_name": name}
-        report, class_counts = split_report.summarise(split, records)
+        report, class_counts = summary.result()
         self.info.metadata["splits"][split] = report
         self.info.metadata["class_counts"][split] = class_counts

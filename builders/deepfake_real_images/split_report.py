@@ -1,7 +1,7 @@
 """What a split's build did with each of its files, as `info.metadata` reports it.
 
 Both ways of building (one process, or Beam workers) turn every listed file into one small
-`FileRecord` and hand the records to `SplitReport`, so the counts, the lists of skipped and
+`FileRecord` and hand the records to `Summary`, so the counts, the lists of skipped and
 ignored files and the source digest are computed by the same code from the same facts,
 whichever way the files were vetted. The digest depends on the listing order, so a record
 carries its place in the listing and Beam's records, gathered in any order, are sorted
@@ -56,37 +56,54 @@ def log_record(split: str, record: FileRecord) -> None:
                      record.reason)
 
 
-def summarise(split: str, records: Iterable[FileRecord]) -> tuple[dict, dict]:
-    """(the split's `metadata["splits"]` entry, its `metadata["class_counts"]` entry), from
-    its records in listing order."""
-    counts = collections.Counter()
-    per_class = collections.Counter()
-    skipped, ignored = [], []
-    manifest = hashlib.sha256()
-    for record in records:
-        manifest.update(
+class Summary:
+    """Counts, lists and digest of one split, fed its records in listing order: the
+    one-process build feeds it as it goes (memory for the bad files only), Beam's report
+    after sorting."""
+
+    def __init__(self, split: str):
+        self.split = split
+        self.counts = collections.Counter()
+        self.per_class = collections.Counter()
+        self.skipped, self.ignored = [], []
+        self.manifest = hashlib.sha256()
+
+    def add(self, record: FileRecord) -> None:
+        self.manifest.update(
             f"{record.key}\t{record.action == 'ignored'}\t{record.sha256}\n".encode())
-        counts[record.action] += 1
+        self.counts[record.action] += 1
         if record.action == "skipped":
-            skipped.append({"file": record.key, "reason": record.reason})
+            self.skipped.append({"file": record.key, "reason": record.reason})
         elif record.action == "ignored":
-            ignored.append({"file": record.key, "reason": record.reason})
+            self.ignored.append({"file": record.key, "reason": record.reason})
         else:
-            per_class[record.class_name] += 1
-    logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped, %d ignored",
-                 split, counts["kept"], counts["converted"], counts["skipped"],
-                 counts["ignored"])
-    report = {
-        "files": sum(counts.values()),
-        "kept": counts["kept"],
-        "converted": counts["converted"],
-        "skipped": counts["skipped"],
-        "skipped_files": skipped,
-        "ignored": counts["ignored"],
-        "ignored_files": ignored,
-        "source_sha256": manifest.hexdigest(),
-    }
-    return report, {c: per_class[c] for c in spec.LABELS}
+            self.per_class[record.class_name] += 1
+
+    def result(self) -> tuple[dict, dict]:
+        """(the split's `metadata["splits"]` entry, its `metadata["class_counts"]` entry)."""
+        counts = self.counts
+        logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped, %d ignored",
+                     self.split, counts["kept"], counts["converted"], counts["skipped"],
+                     counts["ignored"])
+        report = {
+            "files": sum(counts.values()),
+            "kept": counts["kept"],
+            "converted": counts["converted"],
+            "skipped": counts["skipped"],
+            "skipped_files": self.skipped,
+            "ignored": counts["ignored"],
+            "ignored_files": self.ignored,
+            "source_sha256": self.manifest.hexdigest(),
+        }
+        return report, {c: self.per_class[c] for c in spec.LABELS}
+
+
+def summarise(split: str, records: Iterable[FileRecord]) -> tuple[dict, dict]:
+    """`Summary.result()` for records in listing order."""
+    summary = Summary(split)
+    for record in records:
+        summary.add(record)
+    return summary.result()
 
 
 def summarise_unordered(split: str, records: Iterable[FileRecord]) -> tuple[dict, dict]:
