@@ -102,8 +102,8 @@ def answered(job: str, result: dict, work: str) -> int:
     if job.startswith("dfd-score"):
         return sum(1 for name in os.listdir(work) if name.startswith("scores")
                    for _ in open(os.path.join(work, name)))
-    with open(os.path.join(work, "tfds", "deepfake_real_images", "1.0.0",
-                           "metadata.json")) as f:
+    with open(os.path.join(work, "tfds", "deepfake_real_images",
+                           str(builder_package.Builder.VERSION), "metadata.json")) as f:
         return sum(s["files"] for s in json.load(f)["splits"].values())
 
 
