@@ -2,8 +2,9 @@
 
 Any further arguments are Beam pipeline options (`--runner`, `--direct_num_workers`,
 `--direct_running_mode`, `--project`, ...). Writes one record per matched file, with
-`file`, `p_fake`, `verdict`, `threshold` and `model_sha256`, or `file` and `error` for a
-file that is not a usable image, to PREFIX-*.jsonl (or .parquet), and a summary on stderr.
+`file`, `p_fake`, `verdict`, `threshold` and `model_sha256` (with `--faces=auto|on`, the
+default auto, also `judged` and `faces`, as `dfd-lite classify`), or `file` and `error` for
+a file that is not a usable image, to PREFIX-*.jsonl (or .parquet), and a summary on stderr.
 Exit status as `dfd-lite classify`: 0 all classified, 1 some files failed, 2 the model or
 the command line is unusable. Plain argparse, no absl and no TensorFlow: `pip install
 "dfd[score]"` is Beam plus the edge runtime, so cluster workers stay small.
@@ -17,7 +18,8 @@ import os
 import sys
 
 from dfd.imaging.gate import MAX_FILE_BYTES
-from dfd.lite.detector import Detector, ModelError
+from dfd.lite.detector import FACES, Detector, ModelError
+from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
 from dfd.score import bundle, outputs
 
@@ -46,10 +48,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                              "scales with processes, one per core)")
     parser.add_argument("--batch_size", type=int, default=64,
                         help="largest batch RunInference hands one interpreter")
+    parser.add_argument("--faces", choices=FACES, default="auto",
+                        help="as dfd-lite: auto judges each face the bundle's detector finds, "
+                             "else the whole image; on faces only; off the whole image")
+    parser.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
+                        help="smallest face searched for, in photo pixels (as dfd-lite)")
     parser.add_argument("--max_file_mb", type=float, default=MAX_FILE_BYTES / (1024 * 1024),
                         help="larger files are refused unread, as dfd-lite refuses them")
     args, beam_args = parser.parse_known_args(argv)
-    for name in ("threads", "batch_size", "max_file_mb"):
+    for name in ("threads", "batch_size", "max_file_mb", "min_face"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be positive")
     return args, beam_args
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # on the driver first, so an unusable model fails here and not on every worker
         local = bundle.local_model(args.model)
         detector = Detector(local, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels)
+                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
         sha256 = bundle.sha256_of(local)
     except (ModelError, NoInterpreterError, OSError) as e:
         print(f"dfd-score: {e}", file=sys.stderr)
@@ -107,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{detector.threshold}; on this machine {detector.kernels} kernels: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
     handler = DetectorHandler(args.model, threshold=args.threshold, kernels=args.kernels,
-                              threads=args.threads, max_batch_size=args.batch_size)
+                              threads=args.threads, max_batch_size=args.batch_size,
+                              faces=args.faces, min_face=args.min_face)
     p = beam.Pipeline(options=options)
     scoring.build(p, args.input, handler, args.output, args.format,
                   int(args.max_file_mb * 1024 * 1024))
@@ -119,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dfd-score: done, records in {where} (this runner reports no counts)",
               file=sys.stderr)
         return 0
-    print(f"dfd-score: {totals['classified']} classified ({totals['fake']} fake, "
-          f"{totals['classified'] - totals['fake']} real), {totals['failed']} failed; "
-          f"records in {where}", file=sys.stderr)
+    real = totals["classified"] - totals["fake"] - totals["no_face"]
+    faceless = f", {totals['no_face']} with no face" if totals["no_face"] else ""
+    print(f"dfd-score: {totals['classified']} classified ({totals['fake']} fake, {real} real"
+          f"{faceless}), {totals['failed']} failed; records in {where}", file=sys.stderr)
     return 1 if totals["failed"] else 0
 
 

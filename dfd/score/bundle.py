@@ -24,7 +24,8 @@ def is_remote(path: str) -> bool:
 
 
 def local_model(model_path: str) -> str:
-    """A local path to the model with its model.json and golden inputs beside it."""
+    """A local path to the model with its model.json, golden inputs and face detector
+    beside it."""
     if not is_remote(model_path):
         return model_path
     from apache_beam.io.filesystems import FileSystems
@@ -46,8 +47,12 @@ def local_model(model_path: str) -> str:
     card = copy(spec.MODEL_CARD, required=False)
     if card:
         with open(card) as f:
-            inputs = json.load(f).get("golden", {}).get("inputs", {}).get("file")
+            described = json.load(f)
+        inputs = described.get("golden", {}).get("inputs", {}).get("file")
         copy(os.path.basename(inputs or GOLDEN_INPUTS), required=False)
+        face_detector = (described.get("face_detector") or {}).get("file")
+        if face_detector:  # faces need it beside the model, as in the bundle
+            copy(os.path.basename(face_detector), required=False)
     return local
 
 

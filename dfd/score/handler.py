@@ -9,9 +9,11 @@ image is answered exactly as `dfd-lite classify` answers it (the same `Detector`
 `classify_bytes`), and whatever one file raises becomes that file's error, never a failed
 bundle (a runner would retry it and then fail the job).
 
-Each answer is a list of output records. Today that is one record per file; a faces mode
-(several faces per image, each classified) fits by returning one record per face from
-`answer()`, with no change to the pipeline, which flattens the lists.
+Each answer is a list of output records, one per file, shaped as `dfd-lite classify`'s
+line for it: with faces (`faces="auto"`, the default, or `"on"`) the record also says what
+was judged (`judged`) and lists every face (`faces`: box, score, p_fake, verdict, crop); the
+image's p_fake and verdict are its most suspicious face's. The pipeline flattens the
+lists, so a one-record-per-face output would need no pipeline change either.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from dfd.imaging.gate import ImageError
 from dfd.lite.detector import Detector
+from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.score import bundle
 
 Element = tuple  # (file, bytes | None, error | None)
@@ -39,9 +42,12 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
     """Scores encoded images with an exported .tflite bundle (see the module docstring)."""
 
     def __init__(self, model_path: str, *, threshold: float | str | None = None,
-                 kernels: str = "auto", threads: int = 1, max_batch_size: int = 64):
+                 kernels: str = "auto", threads: int = 1, max_batch_size: int = 64,
+                 faces: str = "auto", min_face: float = DEFAULT_MIN_FACE):
         super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
         self._model_path = model_path
+        self._faces = faces
+        self._min_face = min_face
         self._threshold = threshold
         self._kernels = kernels
         self._threads = threads
@@ -49,7 +55,7 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
     def load_model(self) -> LoadedModel:
         local = bundle.local_model(self._model_path)
         detector = Detector(local, threads=self._threads, threshold=self._threshold,
-                            kernels=self._kernels)
+                            kernels=self._kernels, faces=self._faces, min_face=self._min_face)
         return LoadedModel(detector, bundle.sha256_of(local))
 
     def run_inference(self, batch: Sequence[Element], model: LoadedModel,
@@ -64,8 +70,12 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
         if error is None:
             try:
                 verdict = model.detector.classify_bytes(data)
-                return [{"file": file, "p_fake": verdict.p_fake, "verdict": verdict.verdict,
-                         "threshold": verdict.threshold, "model_sha256": model.sha256}]
+                record = {"file": file, "p_fake": verdict.p_fake, "verdict": verdict.verdict,
+                          "threshold": verdict.threshold}
+                if verdict.judged is not None:
+                    record.update(judged=verdict.judged,
+                                  faces=[dict(face) for face in verdict.faces])
+                return [{**record, "model_sha256": model.sha256}]
             except ImageError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - one file never fails the batch

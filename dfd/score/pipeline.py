@@ -12,10 +12,14 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.ml.inference.base import RunInference
 
+from dfd.lite.detector import NO_FACE
 from dfd.score import outputs, reading
 from dfd.score.handler import DetectorHandler
 
 NAMESPACE = "dfd_score"
+
+
+COUNTERS = ("classified", "fake", "no_face", "failed")
 
 
 class CountRecords(beam.DoFn):
@@ -23,7 +27,7 @@ class CountRecords(beam.DoFn):
 
     def __init__(self):
         self._counters = {name: beam.metrics.Metrics.counter(NAMESPACE, name)
-                          for name in ("classified", "fake", "failed")}
+                          for name in COUNTERS}
 
     def process(self, result):
         for record in result.inference:
@@ -33,6 +37,8 @@ class CountRecords(beam.DoFn):
                 self._counters["classified"].inc()
                 if record["verdict"] == "fake":
                     self._counters["fake"].inc()
+                elif record["verdict"] == NO_FACE:
+                    self._counters["no_face"].inc()
             yield record
 
 
@@ -57,7 +63,7 @@ def counts(result) -> dict[str, int] | None:
             beam.metrics.MetricsFilter().with_namespace(NAMESPACE))["counters"]
     except Exception:  # noqa: BLE001 - some runners do not support metrics queries
         return None
-    totals = {"classified": 0, "fake": 0, "failed": 0}
+    totals = dict.fromkeys(COUNTERS, 0)
     for counter in found:
         value = counter.committed if counter.committed is not None else counter.attempted
         if counter.key.metric.name in totals:  # RunInference adds its own counters

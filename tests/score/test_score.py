@@ -66,6 +66,8 @@ def assert_same_answers(lite: dict, scored: dict, sha256: str):
             assert got.get("error") is None, (file, got)
             assert (got["p_fake"], got["verdict"], got["threshold"]) == (
                 expected["p_fake"], expected["verdict"], expected["threshold"]), file
+            assert (got.get("judged"), got.get("faces")) == (
+                expected.get("judged"), expected.get("faces")), file
 
 
 @pytest.mark.slow
@@ -127,3 +129,37 @@ def test_unusable_model_exits_2_naming_it(tmp_path, capsys, tiny_test_images):
                            f"--output={tmp_path}/out"])
     assert code == 2 and str(bad_model) in capsys.readouterr().err
     assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_faces_are_judged_as_dfd_lite_judges_them(tiny_export, shared_set, tmp_path):
+    """A photo with people: every face with its box, score and P(fake), as dfd-lite says,
+    in JSON lines and in Parquet; a photo without a face is judged whole (auto)."""
+    import numpy as np
+    from PIL import Image
+
+    from dfd.bench import faces as bench
+
+    crops = [Image.open(sorted((shared_set(name) / "Test" / "Real").iterdir())[0])
+             .convert("RGB") for name in bench.SETS]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo, truths = bench.compose(np.random.default_rng(5), crops, 1200, 900, [220, 300])
+    photo.save(folder / "two_people.jpg", quality=92)
+    Image.fromarray(np.full((300, 400, 3), 90, np.uint8)).save(folder / "wall.jpg")
+    model = tiny_export / "model_int8.tflite"
+    out = subprocess.run([sys.executable, "-m", "dfd.lite", "classify", str(model),
+                          str(folder)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lite = {line["file"]: line for line in map(json.loads, out.stdout.splitlines())}
+    people = lite[str(folder / "two_people.jpg")]
+    assert people["judged"] == "faces" and len(people["faces"]) == len(truths)
+    assert lite[str(folder / "wall.jpg")]["judged"] == "whole image"
+    from dfd.score.bundle import sha256_of
+    for fmt in ("jsonl", "parquet"):
+        scored = dfd_score(model, folder, tmp_path / fmt / "scores", f"--format={fmt}",
+                           "--runner=DirectRunner")
+        assert scored.returncode == 0, scored.stderr[-3000:]
+        assert_same_answers(lite, records(str(tmp_path / fmt / f"scores-*.{fmt}")),
+                            sha256_of(str(model)))
