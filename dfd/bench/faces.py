@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from dfd.lite.detector import Detector
+from dfd.lite.explain import Explainer
 from dfd.lite.faces import CARD_KEY, FaceFinder, search
 from dfd.lite.faces.nms import iou
 from dfd.lite.interpreter import default_threads
@@ -216,8 +217,10 @@ def measure_photos(bundle: str, shared: str, photos: int, threads: int, seed: in
 
 def timing(bundle: str, shared: str, threads: int, repeats: int, seed: int) -> dict:
     """Median wall and CPU milliseconds per photo (decode to verdict, int8, kernels as auto
-    chose) for 1 and 5 faces on a 1 MP and a 12 MP photo, and the face search's share."""
+    chose) for 1 and 5 faces on a 1 MP and a 12 MP photo, the face search's share, and the
+    same photo with --explain (every face's occlusion map)."""
     detector = Detector(os.path.join(bundle, "model_int8.tflite"), threads=threads, faces="on")
+    explainer = Explainer(detector)
     rng = np.random.default_rng(seed)
     pool = [path for name in SETS for path in images_of(shared, name, "Test", "Real")]
     out = {}
@@ -240,11 +243,19 @@ def timing(bundle: str, shared: str, threads: int, repeats: int, seed: int) -> d
                 start = time.process_time()
                 detector.face_finder.find(decoded)
                 search_ms.append((time.process_time() - start) * 1000)
+            explain_wall, explain_cpu = [], []
+            for _ in range(repeats):  # --explain: the verdict plus a map of every face
+                start, start_cpu = time.perf_counter(), time.process_time()
+                explainer.explain_bytes(data)
+                explain_wall.append((time.perf_counter() - start) * 1000)
+                explain_cpu.append((time.process_time() - start_cpu) * 1000)
             out[f"{count} faces, {width}x{height}"] = {
                 "found": len(answer.faces), "wall_ms": round(statistics.median(wall), 1),
                 "cpu_ms": round(statistics.median(cpu), 1),
                 "face_search_cpu_ms": round(statistics.median(search_ms), 1),
-                "windows": len(search.windows(width, height, detector.face_finder.min_face))}
+                "windows": len(search.windows(width, height, detector.face_finder.min_face)),
+                "explain_wall_ms": round(statistics.median(explain_wall), 1),
+                "explain_cpu_ms": round(statistics.median(explain_cpu), 1)}
     return out
 
 
