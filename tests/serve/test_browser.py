@@ -4,6 +4,7 @@ Uses Debian's `chromium` and `chromium-driver` (.ci/run installs them); nothing 
 downloaded. The server is the real one (`python -m dfd.serve`, waitress) on loopback.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,11 +24,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-@pytest.fixture(scope="module")
-def server(tiny_export):
+@contextlib.contextmanager
+def serving(model):
+    """The real server (`python -m dfd.serve`) on `model`, on a free loopback port: its URL."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "dfd.serve",
-                                f"--model={tiny_export / 'model_int8.tflite'}",
+    process = subprocess.Popen([sys.executable, "-m", "dfd.serve", f"--model={model}",
                                 f"--port={port}"], env=TF_ENV, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -36,6 +37,12 @@ def server(tiny_export):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_export):
+    with serving(tiny_export / "model_int8.tflite") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -101,17 +108,8 @@ def test_upload_in_chromium_shows_each_verdict(server, browser, tiny_export, tin
 @pytest.fixture(scope="module")
 def patch_server(patch_models):
     """The real server on the int8 model whose P(fake) comes from one known patch only."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "dfd.serve",
-                                f"--model={patch_models / 'patch_int8.tflite'}",
-                                f"--port={port}"], env=TF_ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        wait_healthy("127.0.0.1", port, process)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serving(patch_models / "patch_int8.tflite") as url:
+        yield url
 
 
 def test_explain_toggle_lays_the_heat_map_over_the_thumbnail(patch_server, browser, tmp_path):
