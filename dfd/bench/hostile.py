@@ -16,6 +16,9 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from dfd import spec
+from dfd.imaging import gate
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -164,9 +167,25 @@ def cpu_bombs(side: int = 6324) -> dict[str, bytes]:
             "jpeg_scan_bomb_40mp_1006_scans": progressive_scan_bomb(side, 1000)}
 
 
+def largest_progressive_side(block: int, blocks_per_mcu: int) -> int:
+    """Side of the largest square progressive RGB JPEG the gate lets through: decoded RGB
+    (4 bytes a pixel) plus every DCT coefficient (128 bytes a block) within
+    gate.MAX_DECODED_BYTES; `block` is the MCU's side (8: 4:4:4, 16: 4:2:0)."""
+    mcus = 1
+    while True:
+        side = (mcus + 1) * block
+        cost = side * side * 4 + (mcus + 1) ** 2 * blocks_per_mcu * 128
+        if cost > gate.MAX_DECODED_BYTES or side * side > spec.MAX_IMAGE_PIXELS:
+            return mcus * block
+        mcus += 1
+
+
 def worst_images(side: int = 6324) -> dict[str, bytes]:
     """Allowed images at the gate's limits (side x side ~ 40 MP; WebP at its decoder
-    memory limit), each under 1 MB: the most one upload may make the gate decode."""
+    memory limit; progressive JPEGs at theirs, set by their coefficient buffers), each
+    under 1 MB: the most one upload may make the gate decode."""
+    full = largest_progressive_side(8, 3)
+    halved = largest_progressive_side(16, 6)
     gray = Image.new("L", (side, side), 128)
     palette = gray.convert("P")
     palette.info["transparency"] = 0
@@ -178,4 +197,10 @@ def worst_images(side: int = 6324) -> dict[str, bytes]:
         "png_rgba_40mp": _encode(gray.convert("RGBA"), "PNG"),
         "gif_40mp": _encode(gray.convert("P"), "GIF"),
         "webp_16mp": _encode(Image.new("RGB", (4096, 4096), 128), "WEBP", quality=10),
+        f"jpeg_progressive_444_{full * full // 10**6}mp": _encode(
+            Image.new("RGB", (full, full), (90, 120, 150)), "JPEG", quality=50,
+            progressive=True, subsampling=0),
+        f"jpeg_progressive_420_{halved * halved // 10**6}mp": _encode(
+            Image.new("RGB", (halved, halved), (90, 120, 150)), "JPEG", quality=50,
+            progressive=True, subsampling=2),
     }

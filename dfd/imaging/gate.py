@@ -30,7 +30,8 @@ strip has nothing to show it, and such strips cost a pointer per row in the deco
 MAX_DECODED_BYTES = 256 * 1024 * 1024
 """Memory one decode may take, estimated from the header before decoding: with the pixel
 limit alone a 40 MP WebP costs over 600 MB (libwebp's canvas, its output and Pillow's
-copy), which is no longer a photo upload's business."""
+copy), and a 40 MP progressive JPEG without chroma subsampling ~400 MB (its coefficient
+buffer, `jpeg_coefficient_bytes`), which is no longer a photo upload's business."""
 
 DECODER_BYTES_PER_PIXEL = {"WEBP": 16}
 """Measured peak bytes per pixel where a decoder keeps more than the image itself
@@ -112,20 +113,44 @@ def storage_bytes_per_pixel(mode: str) -> int:
     return 4
 
 
-def check_decoding_cost(image: Image.Image, max_bytes: int = MAX_DECODED_BYTES):
-    """Refuses an image whose decoder would take more than `max_bytes`, from its header."""
+def jpeg_coefficient_bytes(image: Image.Image, scans: int) -> int:
+    """Bytes of DCT coefficients libjpeg holds while decoding a JPEG of several scans.
+
+    A single-scan (baseline) JPEG is decoded a row of blocks at a time. One of several
+    scans (progressive, or sequential with its components in separate scans) can only be
+    turned into pixels after the last scan, so libjpeg keeps every coefficient of the
+    image: 64 of 2 bytes per 8x8 block of every component, 2 bytes per luma pixel, and 6
+    per pixel for an unsubsampled colour file, more than the decoded RGB itself.
+    """
+    layers = getattr(image, "layer", None)
+    if scans <= 1 or not layers:
+        return 0
+    h_max = max(h for _, h, _, _ in layers)
+    v_max = max(v for _, _, v, _ in layers)
+    mcus = -(-image.size[0] // (8 * h_max)) * -(-image.size[1] // (8 * v_max))
+    return mcus * sum(h * v for _, h, v, _ in layers) * 64 * 2
+
+
+def check_decoding_cost(image: Image.Image, max_bytes: int = MAX_DECODED_BYTES,
+                        scans: int = 1):
+    """Refuses an image whose decoder would take more than `max_bytes`, from its header
+    (and, for a JPEG, its number of scans)."""
     width, height = image.size
     per_pixel = DECODER_BYTES_PER_PIXEL.get(image.format,
                                             storage_bytes_per_pixel(image.mode))
-    cost = width * height * per_pixel
+    coefficients = jpeg_coefficient_bytes(image, scans) if image.format == "JPEG" else 0
+    cost = width * height * per_pixel + coefficients
     if cost > max_bytes:
+        held = f" ({coefficients / 2**20:.0f} MB of it DCT coefficients of its {scans} scans)"
         raise TooManyPixelsError(
             f"{image.format} image of {width}x{height} would take {cost / 2**20:.0f} MB to "
-            f"decode, over the {max_bytes / 2**20:.0f} MB limit (decompression bomb guard)")
+            f"decode{held if coefficients else ''}, over the {max_bytes / 2**20:.0f} MB "
+            f"limit (decompression bomb guard)")
 
 
-def check_scans(data: bytes, width: int, height: int):
-    """Refuses a JPEG whose scans would cost libjpeg more than the largest real photo."""
+def check_scans(data: bytes, width: int, height: int) -> int:
+    """The JPEG's number of scans; refuses one whose scans would cost libjpeg more time
+    than the largest real photo."""
     scans = count_scans(data)
     if scans > MAX_JPEG_SCANS:
         raise DecodingTimeError(f"JPEG with {scans} scans, over the {MAX_JPEG_SCANS} scan "
@@ -134,6 +159,7 @@ def check_scans(data: bytes, width: int, height: int):
         raise DecodingTimeError(
             f"JPEG of {width}x{height} with {scans} scans = {scans * width * height} scanned "
             f"pixels, over the {MAX_SCAN_PIXELS} limit (decoding time guard)")
+    return scans
 
 
 def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Image:
@@ -149,9 +175,8 @@ def open_image(data: bytes, max_pixels: int = spec.MAX_IMAGE_PIXELS) -> Image.Im
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             check_dimensions(*image.size, max_pixels=max_pixels)
-            check_decoding_cost(image)
-            if image.format == "JPEG":
-                check_scans(data, *image.size)
+            scans = check_scans(data, *image.size) if image.format == "JPEG" else 1
+            check_decoding_cost(image, scans=scans)
             image.load()
     except ImageError:
         raise

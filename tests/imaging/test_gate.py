@@ -1,5 +1,6 @@
 """The decoding gate on each hostile class, without a model: right error, no side effects."""
 
+import io
 import os
 import subprocess
 import tempfile
@@ -122,3 +123,35 @@ def test_real_progressive_jpegs_pass_and_only_real_scans_count():
     # The largest image allowed still gets an ordinary progressive script's 16 scans.
     side = int((gate.MAX_SCAN_PIXELS // 16) ** 0.5)
     gate.check_scans(hostile.progressive_scan_bomb(side, 10), side, side)
+
+
+@pytest.mark.parametrize("options,per_pixel", [
+    ({"progressive": True, "subsampling": 0}, 6),   # 3 full-size components, 2 bytes each
+    ({"progressive": True, "subsampling": 2}, 3),   # 4:2:0: luma 2, each chroma 0.5
+    ({"subsampling": 0}, 0),                        # one scan: decoded a row at a time
+])
+def test_a_progressive_jpegs_coefficient_buffer_counts_towards_its_memory(options, per_pixel):
+    data = encode(textured_rgb(64, 48), "JPEG", **options)
+    image = Image.open(io.BytesIO(data))
+    scans = gate.check_scans(data, 64, 48)
+    assert gate.jpeg_coefficient_bytes(image, scans) == 64 * 48 * per_pixel
+    # The decode fits a budget that holds image and coefficients, and not one byte less.
+    needed = 64 * 48 * 4 + 64 * 48 * per_pixel
+    gate.check_decoding_cost(image, max_bytes=needed, scans=scans)
+    with pytest.raises(gate.TooManyPixelsError, match="decompression bomb guard"):
+        gate.check_decoding_cost(image, max_bytes=needed - 1, scans=scans)
+
+
+def test_the_largest_progressive_jpeg_without_subsampling_is_refused_from_its_header(
+        monkeypatch):
+    """40 MP progressive at 4:4:4 took ~400 MB in libjpeg (coefficients 6 bytes a pixel,
+    RGB 4): over the gate's 256 MB, so it is refused before a scan is decoded; a baseline
+    JPEG of the same size is not (BUILD_NOTES "The largest image the gate allows")."""
+    side = 6000
+    flat = Image.new("RGB", (side, side), (90, 120, 150))
+    progressive, baseline = (encode(flat, "JPEG", quality=20, subsampling=0, **kw)
+                             for kw in ({"progressive": True}, {}))
+    monkeypatch.setattr(Image.Image, "load", lambda self: None)  # never decode 36 MP here
+    with pytest.raises(gate.TooManyPixelsError, match=r"DCT coefficients of its \d+ scans"):
+        gate.open_image(progressive)
+    assert gate.open_image(baseline).size == (side, side)
