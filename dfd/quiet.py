@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import runpy
 import sys
 
-ENV = "DFD_FRAMEWORK_LOGS"
+from dfd.lite import native_log
+
+ENV = native_log.ENV
 OWN_FOLDERS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                  room) + os.sep for room in ("dfd", "export", "builders"))
 """Source folders whose INFO lines are the entry points' own progress and results."""
@@ -104,49 +105,13 @@ def import_tensorflow():
 
     Filtered only when logs were not requested; lines of no C++ origin (Python warnings,
     a crash's message) and lines at or above the level are written back unchanged, after
-    the import, even when it raises. The lines are held in an in-memory file, not a pipe:
-    a library loading under the import lock could fill a pipe nobody is reading.
+    the import, even when it raises (`dfd.lite.native_log.held_stderr`).
     """
     if logs_requested() or "tensorflow" in sys.modules:
         import tensorflow as tf
         return tf
     level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    held = _in_memory_file()
-    os.dup2(held.fileno(), 2)
-    try:
+    with native_log.held_stderr(keep=lambda line: shown(line, level)):
         import tensorflow as tf
         tf.config.list_physical_devices()
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        held.seek(0)
-        text = held.read().decode("utf-8", "replace")
-        held.close()
-        sys.stderr.write("".join(line for line in text.splitlines(keepends=True)
-                                 if shown(line, level)))
-        sys.stderr.flush()
     return tf
-
-
-def _in_memory_file():
-    if hasattr(os, "memfd_create"):
-        return os.fdopen(os.memfd_create("dfd-tf-startup"), "w+b")
-    import tempfile
-    return tempfile.TemporaryFile()
-
-
-def main(argv: list[str]) -> None:
-    """`python -m dfd.quiet MODULE ARGS...`: runs a module that loads TensorFlow (such as
-    TFDS's `tfds` command) with the same quiet start-up as dfd's own entry points."""
-    if len(argv) < 2:
-        sys.exit("usage: python -m dfd.quiet MODULE [ARGS...]")
-    import_tensorflow()
-    sys.argv = argv[1:]
-    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv)

@@ -236,7 +236,9 @@ def train_and_evaluate(workdir: str) -> dict:
             model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
                       epochs=phase.end_epoch, class_weight=class_weights(train_info),
                       callbacks=make_callbacks(workdir, chief, private_dir, phase.name),
-                      verbose=1 if sys.stdout.isatty() else 2)
+                      verbose=1 if sys.stdout.isatty() else 2,
+                      # The pipeline shuffles (seeded); fit's default True only warns.
+                      shuffle=False)
         if len(phases) > 1:
             os.makedirs(os.path.dirname(done), exist_ok=True)
             model.save_weights(done)

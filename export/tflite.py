@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dfd.lite import native_log
 from dfd.lite.interpreter import interpreter_class
 
 PRECISIONS = ("float32", "float16", "int8")
@@ -93,7 +94,8 @@ def _configure_and_convert(converter, name, image_size, precision, calibration) 
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
     try:
-        return converter.convert()
+        with native_log.held_stderr():  # the converter echoes its quantization settings
+            return converter.convert()
     except Exception as e:  # the converter raises several unrelated types for one cause
         missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op",
                                         str(e))))
@@ -114,5 +116,6 @@ def first_lines(error: Exception, lines: int = 3) -> str:
 def op_names(flatbuffer: bytes) -> set[str]:
     """Names of the ops a .tflite flatbuffer uses."""
     Interpreter, _ = interpreter_class()
-    interpreter = Interpreter(model_content=flatbuffer)
+    with native_log.held_stderr():
+        interpreter = Interpreter(model_content=flatbuffer)
     return {op["op_name"] for op in interpreter._get_ops_details()}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import os
 
+from dfd.lite import native_log
+
 CANDIDATES = (
     ("ai_edge_litert.interpreter", "ai_edge_litert"),
     ("tflite_runtime.interpreter", "tflite_runtime"),
@@ -63,9 +65,11 @@ def load_interpreter(model_path: str, threads: int | None, kernels: str):
     if RESOLVERS[kernels] is not None:
         options["experimental_op_resolver_type"] = getattr(_op_resolver_types(module),
                                                            RESOLVERS[kernels])
-    interpreter = Interpreter(model_path=model_path,
-                              num_threads=threads if threads else default_threads(), **options)
-    interpreter.allocate_tensors()
+    with native_log.held_stderr():  # LiteRT announces its XNNPACK delegate on every load
+        interpreter = Interpreter(model_path=model_path,
+                                  num_threads=threads if threads else default_threads(),
+                                  **options)
+        interpreter.allocate_tensors()
     return interpreter, package
 
 

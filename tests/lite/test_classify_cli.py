@@ -54,6 +54,9 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
     assert err.splitlines()[-1] == (
         f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 4 failed; "
         f"model_int8.tflite (xnnpack kernels)")
+    # Only dfd-lite's own lines (kernel choice, summary): LiteRT's "INFO: Created TensorFlow
+    # Lite XNNPACK delegate for CPU." is held back unless DFD_FRAMEWORK_LOGS=1.
+    assert all(line.startswith("dfd-lite: ") for line in err.splitlines()), err
 
 
 def test_summary_scores_verdicts_against_fake_and_real_folders(tiny_export, tiny_test_images):
