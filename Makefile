@@ -1,6 +1,7 @@
 # The two set-up commands of README.md: `make demo` and `make test`. Each installs what it
 # needs into the project's own virtual environment (.venv) first. The demo runs the whole
-# product: data -> tfds build -> train -> evaluate -> export -> classify with the tiny runtime.
+# product: data -> build (dfd.builders.build: `tfds build` with progress and results only)
+# -> train -> evaluate -> export -> classify with the tiny runtime.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,6 @@ DEMO_SOURCE := $(if $(SOURCE),$(SOURCE),$(RUN)/source)
 # Framework INFO logs stay hidden (progress and results only); `make demo VERBOSITY=0`
 # brings TensorFlow's, TFDS's and absl's back (dfd/quiet.py).
 VERBOSITY ?=
-TFDS_QUIET := $(if $(VERBOSITY),--verbosity=$(VERBOSITY),--verbosity=-1)
 export TF_CPP_MIN_LOG_LEVEL ?= $(if $(VERBOSITY),0,2)
 PASS_VERBOSITY := $(if $(VERBOSITY),--verbosity=$(VERBOSITY))
 
@@ -30,8 +30,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: venv
 	rm -rf $(RUN)
 	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
-	$(PY) -m dfd.quiet tensorflow_datasets.scripts.cli.main build builders/deepfake_real_images \
-	    --manual_dir=$(DEMO_SOURCE) --data_dir=$(RUN)/tfds $(TFDS_QUIET)
+	$(PY) -m dfd.builders.build --manual_dir=$(DEMO_SOURCE) --data_dir=$(RUN)/tfds \
+	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \
 	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test $(PASS_VERBOSITY)

@@ -1,6 +1,6 @@
 """Every flag of dfd's TensorFlow side, defined once, in groups that each program adopts.
 
-`dfd.train`, `dfd.evaluate` and `dfd.export` each call `define(program)` before absl parses
+`dfd.builders.build`, `dfd.train`, `dfd.evaluate` and `dfd.export` each call `define(program)` before absl parses
 the command line, which defines only the groups that program uses: a flag another program
 owns (`python -m dfd.evaluate --epochs=3`) is refused as unknown instead of being silently
 ignored, and `--helpfull` lists what the program reads. (The edge runtime has no absl and
@@ -23,15 +23,43 @@ from dfd import augment, data, models, spec
 FLAGS = flags.FLAGS
 
 
+def _data_dir(fv: flags.FlagValues) -> None:
+    """Where the built dataset lives: every program."""
+    flags.DEFINE_string("data_dir", None, "TFDS data dir: where dfd.builders.build writes the "
+                        "dataset and dfd.train reads it (evaluate, export: only when it moved "
+                        "since training).", flag_values=fv)
+
+
 def _run(fv: flags.FlagValues) -> None:
-    """Where: every program."""
+    """Where a training run lives: the programs that read a built dataset."""
     flags.DEFINE_string("workdir", None, "Run folder: checkpoints, logs, flags, metrics, plots.",
                         flag_values=fv)
-    flags.DEFINE_string("data_dir", None, "TFDS data dir holding the built dataset (evaluate, "
-                        "export: only when it moved since training).", flag_values=fv)
     flags.register_validator(
         "data_dir", lambda v: v is None or os.path.isdir(v),
-        "--data_dir must be an existing folder (build it with `tfds build`).", flag_values=fv)
+        "--data_dir must be an existing folder (build it with `python -m dfd.builders.build` "
+        "or `tfds build`).", flag_values=fv)
+
+
+def _build(fv: flags.FlagValues) -> None:
+    """What dfd.builders.build reads; the names are `tfds build`'s, so a command line moves
+    between the two unchanged."""
+    flags.DEFINE_string("manual_dir", None, "Folder holding the Kaggle zip as downloaded, the "
+                        "extracted Dataset/ folder, or a folder containing it.", flag_values=fv)
+    flags.DEFINE_string("beam_pipeline_options", None,
+                        "Build on Apache Beam with these comma-separated pipeline options "
+                        "(e.g. runner=DirectRunner,direct_num_workers=0,"
+                        "direct_running_mode=multi_processing); without them the build runs "
+                        "in this process.", flag_values=fv)
+    flags.DEFINE_boolean("overwrite", False, "Build again even if --data_dir already holds "
+                         "this version of the dataset.", flag_values=fv)
+    flags.register_validator(
+        "manual_dir", lambda v: v is None or (os.path.isdir(v) and bool(os.listdir(v))),
+        "--manual_dir must be an existing folder holding the Kaggle download (it is missing "
+        "or empty).", flag_values=fv)
+    flags.register_validator(
+        "data_dir", lambda v: v is None or not os.path.isfile(v),
+        "--data_dir must be the folder the dataset is written to (created when missing), not "
+        "a file.", flag_values=fv)
 
 
 def _data(fv: flags.FlagValues) -> None:
@@ -281,16 +309,17 @@ def _export(fv: flags.FlagValues) -> None:
 
 
 GROUPS: dict[str, Callable[[flags.FlagValues], None]] = {
-    "run": _run, "data": _data, "report": _report, "robustness": _robustness,
+    "data_dir": _data_dir, "build": _build, "run": _run, "data": _data, "report": _report, "robustness": _robustness,
     "robustness_splits": _robustness_splits, "model": _model, "optimisation": _optimisation,
     "phases": _phases, "pipeline": _pipeline, "hardware": _hardware, "export": _export,
 }
 
 PROGRAMS: dict[str, tuple[str, ...]] = {
-    "train": ("run", "data", "model", "optimisation", "phases", "pipeline", "hardware",
-              "robustness", "robustness_splits"),
-    "evaluate": ("run", "report", "robustness", "robustness_splits"),
-    "export": ("run", "export", "robustness"),
+    "build": ("data_dir", "build"),
+    "train": ("data_dir", "run", "data", "model", "optimisation", "phases", "pipeline",
+              "hardware", "robustness", "robustness_splits"),
+    "evaluate": ("data_dir", "run", "report", "robustness", "robustness_splits"),
+    "export": ("data_dir", "run", "export", "robustness"),
 }
 """The groups each program uses; the order is the order groups are defined in."""
 

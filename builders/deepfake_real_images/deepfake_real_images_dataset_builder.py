@@ -75,6 +75,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # dfd.builders onto builders/) does not have; this folder is where they are.
     pkg_dir_path = tfds.core.Path(__file__).parent
 
+    def _log_download_bytes(self) -> None:
+        """Replaces TFDS's bold "Downloading and preparing dataset Unknown size (download:
+        Unknown size, ...)" print: nothing is downloaded, and a log line follows --verbosity."""
+        logging.info("deepfake_real_images: building %s into %s", self.version, self.data_dir)
+
+    def _log_download_done(self) -> None:
+        logging.info("deepfake_real_images: built into %s (later builds reuse it)",
+                     self.data_dir)
+
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description=_DESCRIPTION,
@@ -182,8 +191,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _vetted_examples(self, tree, root: str, split: str):
         summary = split_report.Summary(split)
+        progress = split_report.Progress(split)
         for order, (class_name, name, vetted) in enumerate(source_files.iter_vetted(
                 tree, root, split, self.MAX_IMAGE_PIXELS)):
+            progress.tick()
             record = split_report.FileRecord((0, order), class_name, name, vetted.action,
                                              vetted.reason, vetted.sha256)
             split_report.log_record(split, record)

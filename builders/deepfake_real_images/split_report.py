@@ -13,7 +13,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
-from typing import Iterable
+import time
+from typing import Callable, Iterable
 
 from absl import logging
 
@@ -54,6 +55,26 @@ def log_record(split: str, record: FileRecord) -> None:
     elif record.action == "converted":
         logging.info("deepfake_real_images: converted %s/%s (%s)", split, record.key,
                      record.reason)
+
+
+class Progress:
+    """A line every `every` seconds while a split is vetted: a 140k-file split takes
+    minutes, and dfd's build command turns TFDS's progress bars off (they print a line per
+    refresh when stderr is a file, as in CI and `make demo > log`)."""
+
+    def __init__(self, split: str, every: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.split, self.every, self.clock = split, every, clock
+        self.files = 0
+        self.start = self.last = clock()
+
+    def tick(self) -> None:
+        self.files += 1
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            logging.info("deepfake_real_images: %s: %d files vetted (%.0f files/s)", self.split,
+                         self.files, self.files / max(now - self.start, 1e-9))
 
 
 class Summary:

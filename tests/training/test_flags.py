@@ -14,6 +14,8 @@ OWN_AND_FOREIGN = {
                   {"split", "out", "parity_split", "calibration_examples"}),
     "dfd.evaluate": ({"split", "robustness", "robustness_splits", "data_dir"},
                      {"epochs", "model", "parity_split", "out", "cache"}),
+    "dfd.builders.build": ({"manual_dir", "data_dir", "beam_pipeline_options", "overwrite"},
+                           {"workdir", "epochs", "split", "out", "cache"}),
     "dfd.export": ({"out", "parity_split", "calibration_examples", "int8_max_flip_rate",
                     "robustness"}, {"epochs", "split", "robustness_splits", "cache"}),
 }
@@ -23,23 +25,24 @@ def program_flags(program: str) -> set[str]:
     return set(dfd.flags.define(program, flags.FlagValues()))
 
 
-def test_every_group_belongs_to_a_program_and_every_program_has_a_workdir():
+def test_every_group_belongs_to_a_program_and_every_program_has_its_folders():
     adopted = {group for groups in dfd.flags.PROGRAMS.values() for group in groups}
     assert adopted == set(dfd.flags.GROUPS)
     for program in dfd.flags.PROGRAMS:
-        assert {"workdir", "data_dir"} <= program_flags(program)
+        assert "data_dir" in program_flags(program)
+        assert ("workdir" in program_flags(program)) == (program != "build")
 
 
 @pytest.mark.parametrize("module", sorted(OWN_AND_FOREIGN))
 def test_program_defines_its_own_flags_only(module):
     own, foreign = OWN_AND_FOREIGN[module]
-    defined = program_flags(module.split(".")[1])
+    defined = program_flags(module.rsplit(".", 1)[1])
     assert own <= defined and not foreign & defined, (own - defined, foreign & defined)
 
 
 def test_programs_share_groups_in_one_flag_values():
     values = flags.FlagValues()
-    for program in ("evaluate", "export", "train", "evaluate"):
+    for program in ("evaluate", "export", "build", "train", "evaluate"):
         dfd.flags.define(program, values)  # no DuplicateFlagError for the shared groups
     assert set(values) == set().union(*map(program_flags, dfd.flags.PROGRAMS))
 
@@ -77,4 +80,4 @@ def test_helpfull_lists_the_programs_own_flags(module):
     own, foreign = OWN_AND_FOREIGN[module]
     assert own <= listed, (own - listed, out.stderr[-2000:])  # (absl's help exits with 1)
     assert not foreign & listed, foreign & listed
-    assert program_flags(module.split(".")[1]) <= listed
+    assert program_flags(module.rsplit(".", 1)[1]) <= listed
