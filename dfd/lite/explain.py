@@ -237,7 +237,7 @@ class Explainer:
         pass, which is what `classify_bytes` answers for these bytes."""
         start = time.perf_counter()
         detector = self.detector
-        image = imageio.decode(data)
+        image = imageio.open_image(data)  # any mode: crops convert only their rows
         judged = "whole image" if detector.faces == "auto" else None
         if detector.face_finder is not None:
             verdict = detector.classify_faces(image, start)

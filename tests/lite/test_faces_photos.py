@@ -81,6 +81,30 @@ def test_every_pasted_face_is_found_where_it_was_pasted(detector, photos):
             assert 0 <= x0 < x1 <= photo.width and 0 <= y0 < y1 <= photo.height
 
 
+def test_faces_in_a_png_with_alpha_are_found_without_converting_the_photo_whole(
+        detector, photos, monkeypatch):
+    """An RGBA PNG decodes to RGBA; the search reads a reduced RGB copy made strip by strip
+    and crops convert only their rows, so no RGB copy of the whole photo is ever made (a
+    40 MP one is 160 MB, BUILD_NOTES "Faces on the largest images")."""
+    from dfd.imaging import gate
+    from dfd.lite import preprocess
+    from dfd.lite.faces import reduced
+    converted, original = [], gate.to_rgb
+
+    def recording(image):
+        converted.append(image.width * image.height)
+        return original(image)
+    for module in (gate, reduced, preprocess):
+        monkeypatch.setattr(module, "to_rgb", recording)
+    photo, truths = photos[3]  # 4000 x 3000, four faces
+    out = io.BytesIO()
+    photo.convert("RGBA").save(out, format="PNG")
+    answer = detector.classify_bytes(out.getvalue())
+    best, false = bench.match([face["crop"] for face in answer.faces], truths)
+    assert min(best) >= 0.5 and not false, (truths, answer.faces)
+    assert max(converted) <= photo.width * photo.height // 8
+
+
 @pytest.mark.parametrize("size", [(800, 600), (4000, 3000)])
 def test_no_face_is_reported_on_a_photo_without_one(detector, size):
     for seed in range(3):

@@ -16,7 +16,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from dfd.lite.faces import search
+from dfd.lite.faces import reduced, search
 from dfd.lite.faces.crop import crop_square
 from dfd.lite.faces.decode import Detections
 from dfd.lite.faces.nms import weighted_nms
@@ -89,15 +89,19 @@ class FaceFinder:
     def detections(self, image: Image.Image) -> Detections:
         """Every window's kept detections, merged by weighted suppression, best first."""
         width, height = image.size
+        factor = reduced.reduction_factor(width, height, self.min_face / search.MIN_FRACTION,
+                                          self.model.size)
+        small = reduced.reduced_rgb(image, factor)
         found = []
         for window in search.windows(width, height, self.min_face):
-            seen = self.model.detect_window(image, window.left, window.top, window.side)
+            seen = self.model.detect_window(small, window.left, window.top, window.side,
+                                            factor)
             found.append(search.keep_in_window(seen, window, width, height))
         merged = Detections.concatenate(found, self.keypoint_count)
         return weighted_nms(merged, self.suppression)
 
     def find(self, image: Image.Image) -> list[Face]:
-        """Faces in a decoded RGB photo, best scored first, at most MAX_FACES."""
+        """Faces in a decoded photo of any mode, best scored first, at most MAX_FACES."""
         width, height = image.size
         found = self.detections(image)
         faces = []

@@ -79,10 +79,12 @@ class FaceModel:
         logits = self.interpreter.get_tensor(self._scores["index"])[0]
         return decode(regressors, logits, self.anchors, self.decoding)
 
-    def detect_window(self, image: Image.Image, left: float, top: float,
-                      side: float) -> Detections:
-        """Detections in the window, in the photo's pixel coordinates."""
-        found = self.detect_pixels(self.window_pixels(image, left, top, side))
+    def detect_window(self, image: Image.Image, left: float, top: float, side: float,
+                      factor: int = 1) -> Detections:
+        """Detections in the window, in the photo's pixel coordinates; `image` is the photo
+        reduced by `factor` (`dfd.lite.faces.reduced`), the window is in the photo's."""
+        found = self.detect_pixels(
+            self.window_pixels(image, left / factor, top / factor, side / factor))
         origin = np.asarray([left, top], np.float32)
         boxes = found.boxes * np.float32(side) + np.tile(origin, 2)
         keypoints = found.keypoints * np.float32(side) + origin
