@@ -11,6 +11,7 @@ from conftest import ROOT
 
 def setup_cfg():
     config = configparser.ConfigParser()
+    config.optionxform = str  # package names are case-sensitive, as setuptools reads them
     config.read(ROOT / "setup.cfg")
     return config
 
