@@ -257,7 +257,8 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
 
 
 def worst_case_memory(pid: int, port: int, clients: int) -> dict:
-    """Peak memory over idle while `clients` upload worst-case images at once."""
+    """Peak memory over idle while `clients` upload worst-case images at once, and how much
+    of it the server still holds after they are answered."""
     if not clients:
         return {}
     worst = list(hostile.worst_images().values())
@@ -272,9 +273,12 @@ def worst_case_memory(pid: int, port: int, clients: int) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
+    peak = proc_status(pid, "VmHWM")
+    time.sleep(0.5)
     return {"concurrent_worst_uploads": clients,
             "concurrent_worst_statuses": sorted(set(map(str, statuses))),
-            "concurrent_worst_peak_over_idle_mb": proc_status(pid, "VmHWM") - before}
+            "concurrent_worst_peak_over_idle_mb": peak - before,
+            "concurrent_worst_kept_after_mb": proc_status(pid, "VmRSS") - before}
 
 
 def soak(pid: int, port: int, requests: int, deadline: float, good: bytes) -> dict:

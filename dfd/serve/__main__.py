@@ -13,7 +13,7 @@ import sys
 from dfd.lite.detector import FACES, Detector, ModelError
 from dfd.lite.faces import DEFAULT_MIN_FACE
 from dfd.lite.interpreter import KERNELS, NoInterpreterError
-from dfd.serve import server
+from dfd.serve import allocator, server
 from dfd.serve.app import DEFAULT_MAX_DECODES, DEFAULT_MAX_UPLOAD_BYTES, create_app
 
 
@@ -60,6 +60,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    allocator.limit_arenas()  # before the interpreter's and the request threads start
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         detector = Detector(args.model, threads=args.model_threads, threshold=args.threshold,
