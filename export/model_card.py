@@ -11,8 +11,8 @@ import json
 import os
 
 import dfd
-from dfd import spec
-from dfd.checksums import sha256_file, sha256_tree
+from dfd.common import spec
+from dfd.common.checksums import sha256_file, sha256_tree
 
 
 def tree_size(path: str) -> int:
@@ -29,7 +29,7 @@ def artifact_entry(path: str, precision: str, kind: str) -> dict:
     else:
         entry["sha256"] = sha256_tree(path)
         entry["sha256_of"] = ("every file: sha256 of sha256sum's lines for the files, paths "
-                              "relative and sorted bytewise (dfd.checksums.sha256_tree)")
+                              "relative and sorted bytewise (dfd.common.checksums.sha256_tree)")
     return entry
 
 

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from dfd import metrics
+from dfd.common import metrics
 
 SIGNIFICANCE = 0.05
 """Flips beyond what the allowed rate gives with this probability fail the gate."""

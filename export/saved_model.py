@@ -2,7 +2,7 @@
 
 `serving_default` takes a uint8 batch [N, H, W, 3] of any H and W, `serving_bytes` a batch of
 encoded JPEG/PNG strings [N]; both preprocess inside the graph with the very ops training
-used (`dfd.data`), so a client sends pictures, not tensors it has to prepare the dfd way.
+used (`dfd.train.pipeline`), so a client sends pictures, not tensors it has to prepare the dfd way.
 Both return {"p_fake": float32 [N]}.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dfd import data
+from dfd.train import pipeline
 
 IMAGES_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "serving_bytes"
@@ -22,10 +22,10 @@ def write_saved_model(model: keras.Model, image_size: int, path: str) -> None:
         return {"p_fake": tf.reshape(model(tf.cast(pixels, tf.float32), training=False), [-1])}
 
     def from_images(images):
-        return p_fake(data.preprocess_image(images, image_size))
+        return p_fake(pipeline.preprocess_image(images, image_size))
 
     def from_bytes(image_bytes):
-        pixels = tf.map_fn(lambda encoded: data.preprocess_image(data.decode(encoded), image_size),
+        pixels = tf.map_fn(lambda encoded: pipeline.preprocess_image(pipeline.decode(encoded), image_size),
                            image_bytes,
                            fn_output_signature=tf.TensorSpec([image_size, image_size, 3],
                                                              tf.uint8))

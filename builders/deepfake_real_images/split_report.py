@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 
 from absl import logging
 
-from dfd import spec
+from dfd.common import spec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from dfd import spec
+from dfd.common import spec
 from dfd.lite.detector import Detector
 
 SAVED_MODEL_WORKER = """
@@ -184,7 +184,8 @@ def main(argv=None) -> int:
         f.write(data)
 
     def pixels_for(size):
-        from dfd.lite import imageio, preprocess
+        from dfd.lite import imageio
+        from dfd.common import preprocess
         return preprocess.preprocess(imageio.decode_rgb(data), size)
 
     results = {"latency": [], "cold_start_s": {}, "parity": [],

@@ -70,11 +70,11 @@ def time_explain(paths: list[str], data: bytes, threads: list[int], grid: int,
 def dynamic_batch_tflite(checkpoint: str, image_size: int, precision: str,
                          calibration: np.ndarray) -> bytes:
     """The checkpoint as a .tflite taking any batch: dfd's converter settings, batch None."""
-    from dfd import quiet  # noqa: F401 - TensorFlow's C++ INFO lines off before it loads
+    from dfd.cli import quiet  # noqa: F401 - TensorFlow's C++ INFO lines off before it loads
     import keras
     import tensorflow as tf
 
-    import dfd.models  # noqa: F401 - registers dfd's layers and initializers for loading
+    import dfd.train.models  # noqa: F401 - registers dfd's layers and initializers for loading
     from dfd.export.tflite import _configure_and_convert
 
     model = keras.models.load_model(checkpoint, compile=False)

@@ -52,7 +52,7 @@ def images_of(shared: str, name: str, split: str, label: str) -> list[str]:
 
 
 def training_square(width: int, height: int) -> tuple[int, int, int]:
-    """(left, top, side) of the centred square the classifier sees (dfd.spec)."""
+    """(left, top, side) of the centred square the classifier sees (dfd.common.spec)."""
     side = min(width, height)
     return (width - side) // 2, (height - side) // 2, side
 

@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from dfd import spec
+from dfd.common import spec
 from dfd.imaging import gate
 
 

@@ -3,7 +3,7 @@
     python -m dfd.bench.input_pipeline --source=../shared/data/celeba_stylegan/Dataset
 
 Builds the TFDS dataset from --source (timing `tfds build`'s work: images/s), then times
-two epochs of the train split through `dfd.data.build_dataset` (cached, prefetched) and
+two epochs of the train split through `dfd.train.pipeline.build_dataset` (cached, prefetched) and
 through `keras.utils.image_dataset_from_directory` at the seed's settings (128x128, batch
 64). Prints a Markdown table for BUILD_NOTES.md. Run it alone: two cores make any
 concurrent work show up in every figure.
@@ -19,7 +19,7 @@ import time
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from dfd import data
+from dfd.train import pipeline
 
 
 def build(source: str, data_dir: str) -> tuple[float, int]:
@@ -63,10 +63,10 @@ def main(argv=None) -> None:
     # Without augmentation it does the seed loader's job (decode, resize, batch); with
     # dfd's training augmentation it does more, and both figures are reported.
     for label, augment in (("no augmentation", ()),
-                           ("augment " + ",".join(data.AUGMENTATIONS), data.AUGMENTATIONS)):
-        cfg = data.PipelineConfig(image_size=args.image_size, batch_size=args.batch_size,
+                           ("augment " + ",".join(pipeline.AUGMENTATIONS), pipeline.AUGMENTATIONS)):
+        cfg = pipeline.PipelineConfig(image_size=args.image_size, batch_size=args.batch_size,
                                   augment=augment)
-        ds = data.build_dataset(data_dir, "train", cfg, training=True)
+        ds = pipeline.build_dataset(data_dir, "train", cfg, training=True)
         for epoch, (seconds, count) in enumerate(time_epochs(ds, args.epochs), 1):
             rows.append((f"dfd pipeline, {label}, epoch {epoch}",
                          f"{count} images in {seconds:.2f} s", f"{count / seconds:.0f}"))

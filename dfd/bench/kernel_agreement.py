@@ -23,7 +23,9 @@ import sys
 
 import numpy as np
 
-from dfd.lite import imageio, preprocess, tensors
+from dfd.lite import imageio, tensors
+
+from dfd.common import preprocess
 from dfd.lite.interpreter import RESOLVERS, load_interpreter
 
 

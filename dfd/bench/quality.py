@@ -36,8 +36,8 @@ def build_set(source: str, data_dir: str) -> None:
 
 
 def train_examples(data_dir: str) -> int:
-    from dfd import data
-    return data.split_info(data_dir, "train")["num_examples"]
+    from dfd.train import pipeline
+    return pipeline.split_info(data_dir, "train")["num_examples"]
 
 
 def run_recipe(flagfile: str, data_dir: str, workdir: str, epochs: int,
@@ -97,12 +97,12 @@ def device_figures(workdir: str) -> dict:
 
 
 def row_for(set_name: str, recipe: str, workdir: str, wall: float, n_train: int) -> dict:
-    from dfd import evaluate
+    from dfd.evaluate import run_folder
 
     with open(os.path.join(workdir, "metrics.json")) as f:
         report = json.load(f)
     robust = report.get("robustness", {})
-    history = evaluate.read_history(workdir)
+    history = run_folder.read_history(workdir)
     seconds = [row["epoch_seconds"] for row in history if "epoch_seconds" in row]
     best = max(history, key=lambda row: row.get("val_auc", -1)) if history else {}
     test, validation = report["splits"]["test"], report["splits"]["validation"]

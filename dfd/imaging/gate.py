@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from dfd import spec
+from dfd.common import spec
 from dfd.imaging.jpeg_scans import count_scans
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")

@@ -24,7 +24,7 @@ import os
 import sys
 from typing import Iterator
 
-from dfd import spec
+from dfd.common import spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite.detector import FACES, NO_FACE, Detector, ModelError

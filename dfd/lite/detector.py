@@ -1,6 +1,6 @@
 """One exported .tflite model answering P(fake) for images, safely from many threads.
 
-The device side of dfd: bytes in, the `dfd.spec` preprocessing in numpy, one interpreter
+The device side of dfd: bytes in, the `dfd.common.spec` preprocessing in numpy, one interpreter
 call, P(fake) out. With faces on (`faces="auto"` or `"on"`) the bundle's face detector
 finds every face first and each face's training-style crop is judged on its own; the
 photo's verdict is its most suspicious face's. Quantized models are handled from the
@@ -19,9 +19,10 @@ import time
 
 import numpy as np
 
-from dfd import spec
+from dfd.common import spec
 from dfd.lite import faces as face_search
-from dfd.lite import imageio, preprocess, tensors
+from dfd.lite import imageio, tensors
+from dfd.common import preprocess
 from dfd.lite.interpreter import KERNELS, NoInterpreterError, default_threads
 from dfd.lite.kernels import open_interpreter
 
@@ -182,7 +183,7 @@ class Detector:
                                    "min_face": self.face_finder.min_face})}
 
     def p_fake_pixels(self, pixels: np.ndarray) -> float:
-        """P(fake) for one (S, S, 3) uint8 image already preprocessed by `dfd.spec`."""
+        """P(fake) for one (S, S, 3) uint8 image already preprocessed by `dfd.common.spec`."""
         if pixels.shape != (self.image_size, self.image_size, 3) or pixels.dtype != np.uint8:
             raise ValueError(f"expected uint8 pixels of shape "
                              f"{(self.image_size, self.image_size, 3)}, got "

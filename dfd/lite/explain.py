@@ -23,15 +23,16 @@ import time
 import numpy as np
 from PIL import Image
 
-from dfd import spec
-from dfd.lite import imageio, preprocess
+from dfd.common import spec
+from dfd.lite import imageio
+from dfd.common import preprocess
 from dfd.lite.detector import Verdict
 
 GRID = 8
 """Cells per side of the grid laid over the model's S x S input.
 
 The grid lives on the model input, not on the photo: after the contract's centre crop and
-resize (`dfd.spec`) every cell is the same share of what the model saw, whatever the
+resize (`dfd.common.spec`) every cell is the same share of what the model saw, whatever the
 photo's size. At the contract's default 128 px a cell is 16 px, about an eye or a mouth in
 a training-style face crop, so the map can say which feature carries the score. Finer
 grids cost quadratically (S=128: 64 copies at 8, 256 at 16) and each cell then removes

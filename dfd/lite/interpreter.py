@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from dfd.lite import native_log
+from dfd.common import native_log
 
 CANDIDATES = (
     ("ai_edge_litert.interpreter", "ai_edge_litert"),

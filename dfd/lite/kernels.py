@@ -39,7 +39,7 @@ class DamagedGoldenVectors(Exception):
 @dataclasses.dataclass(frozen=True)
 class Golden:
     inputs: np.ndarray
-    """(N, S, S, 3) uint8 `dfd.spec` pixels."""
+    """(N, S, S, 3) uint8 `dfd.common.spec` pixels."""
     sources: tuple[str, ...]
     expected: np.ndarray
     """(N, K) raw output values the reference kernels gave."""

@@ -11,7 +11,7 @@ import numpy as np
 
 
 def input_batch(pixels: np.ndarray, details: dict) -> np.ndarray:
-    """(S, S, 3) uint8 `dfd.spec` pixels as a batch of one in the input tensor's type."""
+    """(S, S, 3) uint8 `dfd.common.spec` pixels as a batch of one in the input tensor's type."""
     dtype = np.dtype(details["dtype"])
     if dtype.kind == "f":
         return pixels.astype(dtype)[None]

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 
-from dfd import spec
+from dfd.common import spec
 
 GOLDEN_INPUTS = "golden_inputs.npy"
 

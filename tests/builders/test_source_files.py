@@ -10,7 +10,7 @@ from PIL import Image
 
 from dfd.builders.deepfake_real_images import source_files
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb
-from dfd import spec
+from dfd.common import spec
 from dfd.imaging import gate as imageio
 
 LIMIT = spec.MAX_IMAGE_PIXELS

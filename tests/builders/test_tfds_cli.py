@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import ROOT, TF_ENV
-from dfd import demo_data
+from dfd.builders import demo_data
 
 
 @pytest.mark.slow

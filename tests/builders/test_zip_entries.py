@@ -10,7 +10,7 @@ import pytest
 from dfd.builders.deepfake_real_images import source_files
 from dfd.builders.deepfake_real_images.source_tree import ArchiveError, ZipTree
 from conftest import jpeg_bytes, write_kaggle_folder
-from dfd import spec
+from dfd.common import spec
 
 LIMIT = spec.MAX_IMAGE_PIXELS
 GOOD = {f"Train/{c}/{c.lower()}_{i}.jpg": jpeg_bytes(seed=i + 5 * (c == "Fake"))

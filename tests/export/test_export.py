@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_IMAGE_SIZE, encode, run_module, textured_rgb
-from dfd import checksums, metrics, models, spec
+from dfd.common import checksums, metrics, spec
+from dfd.train import models
 from dfd.lite import tensors
 from dfd.lite.detector import Detector
 from dfd.lite.interpreter import load_interpreter
@@ -343,7 +344,7 @@ def test_export_of_a_folder_that_is_not_a_run_names_it(tmp_path):
 
 def test_bundle_reports_robustness_of_each_device_file_on_the_same_images(tiny_export):
     """float32 and int8 are judged on the same degraded images, as a device runs them."""
-    from dfd import robustness
+    from dfd.evaluate import robustness
     report = json.loads((tiny_export / "robustness.json").read_text())
     assert set(report["tflite"]) == {"float32", "int8"}
     for entry in report["tflite"].values():

@@ -105,8 +105,8 @@ def test_unusable_model_exits_2_naming_it(tmp_path, tiny_test_images):
 
 NO_TENSORFLOW = """
 import sys
-for name in ("tensorflow", "keras", "tensorflow_datasets", "absl", "dfd.data", "dfd.models",
-             "dfd.train", "dfd.evaluate", "dfd.flags", "dfd.export", "flask"):
+for name in ("tensorflow", "keras", "tensorflow_datasets", "absl", "dfd.train", "dfd.evaluate",
+             "dfd.cli", "dfd.export", "flask"):
     sys.modules[name] = None  # `import name` now raises ImportError
 import runpy
 sys.argv = ["dfd-lite"] + sys.argv[1:]

@@ -87,7 +87,7 @@ def test_faces_in_a_png_with_alpha_are_found_without_converting_the_photo_whole(
     and crops convert only their rows, so no RGB copy of the whole photo is ever made (a
     40 MP one is 160 MB, BUILD_NOTES "Faces on the largest images")."""
     from dfd.imaging import gate
-    from dfd.lite import preprocess
+    from dfd.common import preprocess
     from dfd.lite.faces import reduced
     converted, original = [], gate.to_rgb
 

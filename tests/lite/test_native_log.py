@@ -10,7 +10,7 @@ from conftest import ROOT
 
 SCRIPT = r"""
 import os, sys
-from dfd.lite import native_log
+from dfd.common import native_log
 print("before", file=sys.stderr, flush=True)
 try:
     with native_log.held_stderr():

@@ -6,12 +6,13 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from conftest import encode, jpeg_bytes, textured_rgb
-from dfd import data
-from dfd.lite import imageio, preprocess
+from dfd.train import pipeline
+from dfd.lite import imageio
 
 
+from dfd.common import preprocess
 def training_tensor(encoded: bytes, size: int) -> np.ndarray:
-    return data.preprocess_image(data.decode(tf.constant(encoded)), size).numpy()
+    return pipeline.preprocess_image(pipeline.decode(tf.constant(encoded)), size).numpy()
 
 
 def runtime_tensor(encoded: bytes, size: int) -> np.ndarray:
@@ -49,7 +50,7 @@ def test_pipeline_batches_equal_runtime_tensors_on_the_built_split(tiny_tfds):
     raw = builder.as_dataset("test", shuffle_files=False,
                              decoders={"image": tfds.decode.SkipDecoding()})
     expected = np.stack([runtime_tensor(ex["image"], 48) for ex in tfds.as_numpy(raw)])
-    cfg = data.PipelineConfig(image_size=48, batch_size=64, augment=(), deterministic=True)
-    images, _ = next(iter(data.build_dataset(str(tiny_tfds / "tfds"), "test", cfg,
+    cfg = pipeline.PipelineConfig(image_size=48, batch_size=64, augment=(), deterministic=True)
+    images, _ = next(iter(pipeline.build_dataset(str(tiny_tfds / "tfds"), "test", cfg,
                                              training=False)))
     np.testing.assert_array_equal(images.numpy(), expected)

@@ -5,7 +5,7 @@ import pathlib
 import pytest
 from absl import flags
 
-import dfd.flags
+import dfd.train.__main__  # noqa: F401  (defines the trainer's flags in absl's FLAGS)
 
 CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[2] / "configs").glob("*.flags"))
 
@@ -15,9 +15,15 @@ def test_the_four_named_flagfiles_exist():
     assert {"demo", "cpu_small", "gpu", "seed_reproduction"} <= names
 
 
+@pytest.fixture
+def values():
+    """absl's FLAGS with the trainer's flags, back at their defaults after each test."""
+    yield flags.FLAGS
+    flags.FLAGS.unparse_flags()
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_flagfile_parses_and_validates(path, tmp_path):
-    values = dfd.flags.define("train", flags.FlagValues())  # parses must not leak
+def test_flagfile_parses_and_validates(path, tmp_path, values):
     values(["dfd.train", f"--flagfile={path}", f"--data_dir={tmp_path}",
             f"--workdir={tmp_path}/w"])
     values.validate_all_flags()
@@ -25,17 +31,16 @@ def test_flagfile_parses_and_validates(path, tmp_path):
     assert "python -m dfd.train --flagfile=configs/" in path.read_text()
 
 
-def parsed(name, tmp_path):
-    values = dfd.flags.define("train", flags.FlagValues())
+def parsed(name, tmp_path, values):
     path = pathlib.Path(CONFIGS[0]).parent / f"{name}.flags"
     values(["dfd.train", f"--flagfile={path}", f"--data_dir={tmp_path}",
             f"--workdir={tmp_path}/w"])
     return values
 
 
-def test_seed_reproduction_is_the_seeds_recipe(tmp_path):
+def test_seed_reproduction_is_the_seeds_recipe(tmp_path, values):
     """SEED.md's recipe, value by value: the side-by-side comparison means nothing otherwise."""
-    v = parsed("seed_reproduction", tmp_path)
+    v = parsed("seed_reproduction", tmp_path, values)
     assert (v.model, v.image_size, v.batch_size, v.epochs) == ("seed_cnn", 128, 64, 50)
     assert (v.optimizer, v.learning_rate, v.lr_schedule) == ("adam", 1e-4, "constant")
     assert v.augment == [] and v.class_weight == "none" and v.label_smoothing == 0
@@ -44,8 +49,7 @@ def test_seed_reproduction_is_the_seeds_recipe(tmp_path):
     assert (v.plateau_patience, v.plateau_factor, v.min_learning_rate) == (5, 0.1, 1e-7)
 
 
-def test_plateau_schedule_needs_a_constant_rate(tmp_path):
-    values = dfd.flags.define("train", flags.FlagValues())
+def test_plateau_schedule_needs_a_constant_rate(tmp_path, values):
     with pytest.raises(flags.IllegalFlagValueError, match="plateau_patience"):
         values(["dfd.train", "--plateau_patience=3", "--lr_schedule=cosine",
                 f"--data_dir={tmp_path}", f"--workdir={tmp_path}/w"])

@@ -9,13 +9,13 @@ import tensorflow as tf
 
 from conftest import textured_rgb
 
-from dfd import augment, data
+from dfd.train import augment, pipeline
 
 
 def config(**overrides):
     base = dict(image_size=32, batch_size=8, cache="memory", seed=3)
     base.update(overrides)
-    return data.PipelineConfig(**base)
+    return pipeline.PipelineConfig(**base)
 
 
 def collect(ds):
@@ -24,7 +24,7 @@ def collect(ds):
 
 
 def test_train_batches_hold_integer_pixels_and_binary_labels(tiny_tfds):
-    ds = data.build_dataset(str(tiny_tfds / "tfds"), "train", config(), training=True)
+    ds = pipeline.build_dataset(str(tiny_tfds / "tfds"), "train", config(), training=True)
     images, labels = collect(ds)
     assert images.shape == (48, 32, 32, 3) and images.dtype == np.uint8
     assert sorted(set(labels.tolist())) == [0.0, 1.0] and labels.sum() == 24
@@ -32,14 +32,14 @@ def test_train_batches_hold_integer_pixels_and_binary_labels(tiny_tfds):
 
 def test_deterministic_switch_repeats_the_same_epoch(tiny_tfds):
     cfg = config(deterministic=True)
-    first = collect(data.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
-    again = collect(data.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
+    first = collect(pipeline.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
+    again = collect(pipeline.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
 
 
 def test_training_reshuffles_and_reaugments_each_epoch(tiny_tfds):
-    ds = data.build_dataset(str(tiny_tfds / "tfds"), "train", config(deterministic=True),
+    ds = pipeline.build_dataset(str(tiny_tfds / "tfds"), "train", config(deterministic=True),
                             training=True)
     epoch1, epoch2 = collect(ds), collect(ds)
     assert not np.array_equal(epoch1[0], epoch2[0])
@@ -48,9 +48,9 @@ def test_training_reshuffles_and_reaugments_each_epoch(tiny_tfds):
 def stored_tensors(data_dir: str, split: str, size: int):
     """The contract's tensor and label of each stored record, in TFDS's file order."""
     import tensorflow_datasets as tfds
-    raw = data.builder(data_dir).as_dataset(split, shuffle_files=False,
+    raw = pipeline.builder(data_dir).as_dataset(split, shuffle_files=False,
                                             decoders={"image": tfds.decode.SkipDecoding()})
-    pairs = [(data.preprocess_image(data.decode(ex["image"]), size).numpy(),
+    pairs = [(pipeline.preprocess_image(pipeline.decode(ex["image"]), size).numpy(),
               float(ex["label"])) for ex in raw]
     return np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], np.float32)
 
@@ -60,9 +60,9 @@ def test_eval_is_unaugmented_and_in_file_order(tiny_tfds):
     at its position in the files."""
     data_dir = str(tiny_tfds / "tfds")
     expected = stored_tensors(data_dir, "test", 32)
-    cfg = config(augment=data.AUGMENTATIONS, cache="none")
+    cfg = config(augment=pipeline.AUGMENTATIONS, cache="none")
     for _ in range(2):
-        images, labels = collect(data.build_dataset(data_dir, "test", cfg, training=False))
+        images, labels = collect(pipeline.build_dataset(data_dir, "test", cfg, training=False))
         np.testing.assert_array_equal(images, expected[0])
         np.testing.assert_array_equal(labels, expected[1])
 
@@ -76,10 +76,10 @@ def test_each_augmentation_changes_training_pixels(tiny_tfds, name):
     """Same seed, same shuffle: without augmentation the training images are exactly the
     stored tensors; with one augmentation some of them change, and only as it would."""
     data_dir = str(tiny_tfds / "tfds")
-    plain = collect(data.build_dataset(data_dir, "train", config(augment=(), deterministic=True),
+    plain = collect(pipeline.build_dataset(data_dir, "train", config(augment=(), deterministic=True),
                                        training=True))
     assert sorted_rows(plain[0]) == sorted_rows(stored_tensors(data_dir, "train", 32)[0])
-    augmented = collect(data.build_dataset(
+    augmented = collect(pipeline.build_dataset(
         data_dir, "train", config(augment=(name,), deterministic=True), training=True))
     np.testing.assert_array_equal(augmented[1], plain[1])
     changed = [not np.array_equal(a, p) for a, p in zip(augmented[0], plain[0])]
@@ -93,7 +93,7 @@ def test_each_augmentation_changes_training_pixels(tiny_tfds, name):
 
 def test_file_cache_is_written(tiny_tfds, tmp_path):
     cfg = config(cache=str(tmp_path / "cache"))
-    collect(data.build_dataset(str(tiny_tfds / "tfds"), "validation", cfg, training=False))
+    collect(pipeline.build_dataset(str(tiny_tfds / "tfds"), "validation", cfg, training=False))
     assert any(p.name.startswith("cache-validation-32-") for p in tmp_path.iterdir())
 
 
@@ -102,7 +102,7 @@ def build_tiny(source: pathlib.Path, data_dir: pathlib.Path, seed: int) -> str:
     import tensorflow_datasets as tfds
 
     from dfd.builders.deepfake_real_images import Builder
-    from dfd import demo_data
+    from dfd.builders import demo_data
 
     demo_data.generate(str(source), {"Validation": 3}, size=40, seed=seed)
     Builder(data_dir=str(data_dir)).download_and_prepare(
@@ -112,7 +112,7 @@ def build_tiny(source: pathlib.Path, data_dir: pathlib.Path, seed: int) -> str:
 
 def eval_images(data_dir: str, cache: str) -> np.ndarray:
     cfg = config(cache=cache, augment=())
-    return collect(data.build_dataset(data_dir, "validation", cfg, training=False))[0]
+    return collect(pipeline.build_dataset(data_dir, "validation", cfg, training=False))[0]
 
 
 def test_one_cache_prefix_serves_each_dataset_its_own_examples(tmp_path):
@@ -141,11 +141,11 @@ def test_rebuilt_source_in_the_same_data_dir_never_reuses_the_cache(tmp_path):
 
 
 def test_cache_key_follows_the_preprocessing_contract(tiny_tfds):
-    found = data.builder(str(tiny_tfds / "tfds"))
-    paths = {data.cache_path("/c/run", data.cache_identity(found, split, size))
+    found = pipeline.builder(str(tiny_tfds / "tfds"))
+    paths = {pipeline.cache_path("/c/run", pipeline.cache_identity(found, split, size))
              for split in ("train", "validation") for size in (32, 64)}
     assert len(paths) == 4
-    again = data.cache_path("/c/run", data.cache_identity(found, "train", 32))
+    again = pipeline.cache_path("/c/run", pipeline.cache_identity(found, "train", 32))
     assert again in paths and again.startswith("/c/run-train-32-")
 
 
@@ -153,7 +153,7 @@ def test_each_augmentation_keeps_shape_and_dtype():
     images = tf.constant(np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)), tf.uint8)
     seed = tf.constant([1, 2], tf.int64)
     for name in ("flip", "crop"):
-        out = data.augment_batch(images, seed, config(augment=(name,)))
+        out = pipeline.augment_batch(images, seed, config(augment=(name,)))
         assert out.shape == (4, 32, 32, 3) and out.dtype == tf.uint8
     for name in ("jpeg", "blur", "resize", "self_blend"):
         out, label = augment.augment_example(images[0], tf.constant(0.0), seed, (name,),
@@ -163,7 +163,7 @@ def test_each_augmentation_keeps_shape_and_dtype():
 
 def test_flip_mirrors_some_images_and_keeps_the_rest():
     images = tf.constant(np.random.default_rng(0).integers(0, 256, (16, 8, 8, 3)), tf.uint8)
-    out = data.augment_batch(images, tf.constant([5, 6], tf.int64),
+    out = pipeline.augment_batch(images, tf.constant([5, 6], tf.int64),
                              config(image_size=8, augment=("flip",))).numpy()
     flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images.numpy())]
     kept = [np.array_equal(o, i) for o, i in zip(out, images.numpy())]
@@ -176,7 +176,7 @@ def test_unknown_augmentation_is_refused_by_name():
 
 
 def test_split_info_reports_class_counts(tiny_tfds):
-    info = data.split_info(str(tiny_tfds / "tfds"), "train")
+    info = pipeline.split_info(str(tiny_tfds / "tfds"), "train")
     assert info == {"num_examples": 48, "class_counts": {"real": 24, "fake": 24}}
 
 
@@ -229,20 +229,20 @@ def test_self_blend_is_repeatable_from_its_seed():
 def test_self_blend_adds_fakes_to_training_batches(tiny_tfds):
     cfg = config(augment=("self_blend",),
                  augmentation=augment.AugmentConfig(self_blend_probability=1.0))
-    _, labels = collect(data.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
+    _, labels = collect(pipeline.build_dataset(str(tiny_tfds / "tfds"), "train", cfg, training=True))
     assert labels.sum() == 48  # every real image became a self-blended fake
 
 
 def test_data_built_by_another_builder_version_is_named_with_the_fix(tmp_path):
     """After a builder version bump the old build is unreadable: say so, not 'no split'."""
-    old = tmp_path / data.DEFAULT_DATASET / "0.9.0"
+    old = tmp_path / pipeline.DEFAULT_DATASET / "0.9.0"
     old.mkdir(parents=True)
     (old / "dataset_info.json").write_text("{}")
-    with pytest.raises(data.SplitError, match=r"--train_split=train: .*built by version 0\.9\.0"
+    with pytest.raises(pipeline.SplitError, match=r"--train_split=train: .*built by version 0\.9\.0"
                                               r" of the builder .*rebuild it with tfds build"):
-        data.require_splits(str(tmp_path), data.DEFAULT_DATASET, "train_split", ["train"])
+        pipeline.require_splits(str(tmp_path), pipeline.DEFAULT_DATASET, "train_split", ["train"])
 
 
 def test_a_data_dir_never_built_says_build_it(tmp_path):
-    with pytest.raises(data.SplitError, match="none: build it with tfds build"):
-        data.require_splits(str(tmp_path), data.DEFAULT_DATASET, "eval_split", ["validation"])
+    with pytest.raises(pipeline.SplitError, match="none: build it with tfds build"):
+        pipeline.require_splits(str(tmp_path), pipeline.DEFAULT_DATASET, "eval_split", ["validation"])

@@ -1,12 +1,13 @@
-"""Each program accepts, validates and lists only the flags it uses (dfd.flags.PROGRAMS)."""
+"""Each program accepts, validates and lists only the flags it uses: a binary owns its flags,
+the shared ones come from dfd.cli.run_flags (absl shows a program only what it imports)."""
 
 import subprocess
 import sys
 
-import pytest
-from absl import flags
+import functools
 
-import dfd.flags
+import pytest
+
 from conftest import TF_ENV
 
 OWN_AND_FOREIGN = {
@@ -21,44 +22,48 @@ OWN_AND_FOREIGN = {
 }
 
 
-def program_flags(program: str) -> set[str]:
-    return set(dfd.flags.define(program, flags.FlagValues()))
+@functools.cache
+def listed_flags(module: str) -> frozenset[str]:
+    """The flags `python -m module --helpfull` lists (absl's help exits with 1)."""
+    out = subprocess.run([sys.executable, "-m", module, "--helpfull"], env=TF_ENV,
+                         capture_output=True, text=True, timeout=300)
+    listed = {line.split(":")[0].strip().removeprefix("--").removeprefix("[no]")
+              for line in out.stdout.splitlines() if line.startswith("  --")}
+    assert listed, out.stderr[-2000:]
+    return frozenset(listed)
 
 
-def test_every_group_belongs_to_a_program_and_every_program_has_its_folders():
-    adopted = {group for groups in dfd.flags.PROGRAMS.values() for group in groups}
-    assert adopted == set(dfd.flags.GROUPS)
-    for program in dfd.flags.PROGRAMS:
-        assert "data_dir" in program_flags(program)
-        assert ("workdir" in program_flags(program)) == (program != "build")
+def test_every_program_has_its_folders():
+    for module in OWN_AND_FOREIGN:
+        assert "data_dir" in listed_flags(module)
+        assert ("workdir" in listed_flags(module)) == (module != "dfd.builders.build")
 
 
-@pytest.mark.parametrize("module", sorted(OWN_AND_FOREIGN))
-def test_program_defines_its_own_flags_only(module):
-    own, foreign = OWN_AND_FOREIGN[module]
-    defined = program_flags(module.rsplit(".", 1)[1])
-    assert own <= defined and not foreign & defined, (own - defined, foreign & defined)
-
-
-def test_programs_share_groups_in_one_flag_values():
-    values = flags.FlagValues()
-    for program in ("evaluate", "export", "build", "train", "evaluate"):
-        dfd.flags.define(program, values)  # no DuplicateFlagError for the shared groups
-    assert set(values) == set().union(*map(program_flags, dfd.flags.PROGRAMS))
-
-
-def test_a_foreign_flag_is_refused_by_name():
-    values = dfd.flags.define("evaluate", flags.FlagValues())
-    with pytest.raises(flags.UnrecognizedFlagError, match="epochs"):
-        values(["dfd.evaluate", "--workdir=w", "--epochs=3"])
+def test_a_foreign_flag_is_refused_by_name(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "dfd.export", f"--workdir={tmp_path}",
+                          "--epochs=3"], env=TF_ENV, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode != 0 and "Unknown command line flag 'epochs'" in out.stderr
 
 
 def test_export_out_must_not_be_a_file(tmp_path):
     taken = tmp_path / "model.json"
     taken.write_text("{}")
-    values = dfd.flags.define("export", flags.FlagValues())
-    with pytest.raises(flags.IllegalFlagValueError, match="--out must be a folder"):
-        values(["dfd.export", f"--workdir={tmp_path}", f"--out={taken}"])
+    out = subprocess.run([sys.executable, "-m", "dfd.export", f"--workdir={tmp_path}",
+                          f"--out={taken}"], env=TF_ENV, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode != 0 and "--out must be a folder" in out.stderr
+
+
+def test_building_parses_flags_without_keras():
+    """`dfd.builders.build` owns its four flags: parsing them loads no Keras (the old shared
+    flags module imported the model zoo for every program)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, dfd.builders.build as b; "
+         "from absl import flags; flags.FLAGS(['x', '--manual_dir=.', '--data_dir=out']); "
+         "print('keras' in sys.modules)"], env=TF_ENV, capture_output=True, text=True,
+        timeout=300)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
 def test_evaluate_refuses_a_training_flag_before_touching_the_workdir(tmp_path):
@@ -73,11 +78,7 @@ def test_evaluate_refuses_a_training_flag_before_touching_the_workdir(tmp_path):
 
 @pytest.mark.parametrize("module", sorted(OWN_AND_FOREIGN))
 def test_helpfull_lists_the_programs_own_flags(module):
-    out = subprocess.run([sys.executable, "-m", module, "--helpfull"], env=TF_ENV,
-                         capture_output=True, text=True, timeout=300)
-    listed = {line.split(":")[0].strip().removeprefix("--").removeprefix("[no]")
-              for line in out.stdout.splitlines() if line.startswith("  --")}
     own, foreign = OWN_AND_FOREIGN[module]
-    assert own <= listed, (own - listed, out.stderr[-2000:])  # (absl's help exits with 1)
+    listed = listed_flags(module)
+    assert own <= listed, own - listed
     assert not foreign & listed, foreign & listed
-    assert program_flags(module.rsplit(".", 1)[1]) <= listed

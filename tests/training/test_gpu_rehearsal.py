@@ -23,7 +23,7 @@ TWO_LOGICAL_CPUS = (
     "cpu = tf.config.list_physical_devices('CPU')[0]; "
     "tf.config.set_logical_device_configuration("
     "cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
-    "from dfd import train; train.run()")
+    "from dfd.train import __main__ as train; train.run()")
 """`python -c` prelude: split the CPU into two logical devices before anything else runs."""
 
 

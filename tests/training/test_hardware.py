@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dfd import hardware, models
+from dfd.train import hardware, models
 
 
 @pytest.mark.parametrize("flag,gpus,workers,expected", [

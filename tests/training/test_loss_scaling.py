@@ -13,7 +13,7 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from dfd import loss_scaling
+from dfd.train import loss_scaling
 keras.mixed_precision.set_global_policy("mixed_float16")
 strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
 # A global batch of two: replica 0 gets a small example (its scaled gradient stays finite),
@@ -50,5 +50,5 @@ def test_an_overflow_on_one_replica_skips_the_step_on_every_replica():
 
 def test_stock_keras_still_applies_that_step():
     """Keras 3's LossScaleOptimizer checks only the first replica's local gradients. When
-    this fails, Keras has fixed it and dfd.loss_scaling can go."""
+    this fails, Keras has fixed it and dfd.train.loss_scaling can go."""
     assert train_one_overflowing_step("keras")["finite"] is False

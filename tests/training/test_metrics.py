@@ -1,10 +1,10 @@
-"""dfd.metrics against references computed another way: pairwise counting for the AUC, an
+"""dfd.common.metrics against references computed another way: pairwise counting for the AUC, an
 exhaustive threshold sweep for the EER, on random scores full of ties."""
 
 import numpy as np
 import pytest
 
-from dfd import metrics
+from dfd.common import metrics
 
 
 def scored(seed, examples=60, levels=7):

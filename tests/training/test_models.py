@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dfd import models
+from dfd.train import models
 
 SEED_LAYERS = [
     ("InputLayer", None), ("Rescaling", None),

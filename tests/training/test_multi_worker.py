@@ -1,4 +1,4 @@
-"""dfd.multi_worker's loop on two replicas (two logical CPUs under MirroredStrategy, which
+"""dfd.train.multi_worker's loop on two replicas (two logical CPUs under MirroredStrategy, which
 runs the same `strategy.run` code as MultiWorkerMirroredStrategy without two processes):
 Keras's callbacks drive it, every batch is full, and mixed precision is loss-scaled. The
 two-process run under TF_CONFIG is test_train.py's two-worker test."""
@@ -17,7 +17,7 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from dfd import loss_scaling, multi_worker
+from dfd.train import loss_scaling, multi_worker
 strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
 out = sys.argv[1]
 """

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import require_pretrained_weights
-from dfd import models, pretrained, torch_checkpoint
+from dfd.train import models, pretrained, torch_checkpoint
 
 
 @pytest.fixture(scope="module")

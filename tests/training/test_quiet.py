@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from dfd import quiet
+from dfd.cli import quiet
 
 
 def record(path: str, level: int = logging.INFO) -> logging.LogRecord:
@@ -74,7 +74,7 @@ def test_tensorflow_cpp_level_is_set_on_import_unless_asked(argv, env, expected)
     clean = {k: v for k, v in os.environ.items()
              if k not in ("TF_CPP_MIN_LOG_LEVEL", "DFD_FRAMEWORK_LOGS")}
     out = subprocess.run(
-        [sys.executable, "-c", "import os, dfd.quiet; "
+        [sys.executable, "-c", "import os, dfd.cli.quiet; "
          "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))", *argv],
         env={**clean, **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
         timeout=60)
@@ -84,7 +84,7 @@ def test_tensorflow_cpp_level_is_set_on_import_unless_asked(argv, env, expected)
 SCRIPT = """
 import logging as pylogging
 from absl import app, logging
-from dfd import quiet
+from dfd.cli import quiet
 
 def main(argv):
     quiet.quiet_frameworks()

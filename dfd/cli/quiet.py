@@ -24,10 +24,11 @@ import os
 import re
 import sys
 
-from dfd.lite import native_log
+from dfd.common import native_log
 
 ENV = native_log.ENV
-OWN_FOLDERS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OWN_FOLDERS = tuple(os.path.join(_REPO,
                                  room) + os.sep for room in ("dfd", "export", "builders"))
 """Source folders whose INFO lines are the entry points' own progress and results."""
 
@@ -105,7 +106,7 @@ def import_tensorflow():
 
     Filtered only when logs were not requested; lines of no C++ origin (Python warnings,
     a crash's message) and lines at or above the level are written back unchanged, after
-    the import, even when it raises (`dfd.lite.native_log.held_stderr`).
+    the import, even when it raises (`dfd.common.native_log.held_stderr`).
     """
     if logs_requested() or "tensorflow" in sys.modules:
         import tensorflow as tf

@@ -1,11 +1,11 @@
-"""Trainer: `python -m dfd.train --flagfile=configs/<name>.flags` (also `dfd-train`).
+"""The trainer library behind `python -m dfd.train` (`dfd/train/__main__.py` parses the flags).
 
 One Keras `fit` over dfd's tf.data pipeline, with the callbacks Keras already has:
 BackupAndRestore (rerun the same command after a kill and it resumes from the last finished
-epoch), ModelCheckpoint of the best --monitor value, EarlyStopping, TensorBoard,
+epoch), ModelCheckpoint of the best `monitor` value, EarlyStopping, TensorBoard,
 TerminateOnNaN and a CSV history. Ends by writing the evaluation report (dfd.evaluate).
 A pretrained model trains in two phases (frozen backbone, then all layers); several
-workers (TF_CONFIG) train with `dfd.multi_worker`'s loop, since Keras 3's `fit` cannot; it
+workers (TF_CONFIG) train with `dfd.train.multi_worker`'s loop, since Keras 3's `fit` cannot; it
 drives the same callbacks but TensorBoard and BackupAndRestore.
 
 The workdir gets flags.txt (a flagfile that repeats the run exactly), config.json,
@@ -19,57 +19,57 @@ import json
 import math
 import os
 import sys
+import types
+from typing import Callable
 
-from absl import app, flags, logging
+from absl import logging
 
-from dfd import quiet  # first: TensorFlow reads its log level as it loads
-quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
-import dfd.flags  # noqa: E402
-from dfd import data, evaluate, hardware, loss_scaling, models, multi_worker  # noqa: E402
-from dfd.flags import FLAGS  # noqa: E402
+from dfd.evaluate import report as evaluation, run_folder
+from dfd.train import hardware, loss_scaling, models, multi_worker, pipeline
 
-
-def write_flags(workdir: str) -> str:
-    """Writes every dfd flag with its value, as a flagfile that reproduces this run."""
-    path = os.path.join(workdir, "flags.txt")
-    with open(path, "w") as f:
-        for flag in FLAGS.get_flags_for_module(dfd.flags):
-            if flag.value is not None:
-                f.write(flag.serialize() + "\n")
-    return path
+PRETRAINED_MODELS = ("efficientnet_lite0",)
+"""Models with ImageNet weights (dfd.train.pretrained.SUPPORTED; repeated here so that parsing
+flags does not import the weights reader)."""
 
 
-def resolved_config(strategy_name: str, precision: str, replicas: int) -> dict:
-    config = {flag.name: flag.value for flag in FLAGS.get_flags_for_module(dfd.flags)}
+def resolved_init(model: str, init: str | None) -> str:
+    if init is None:
+        return "imagenet" if model in PRETRAINED_MODELS else "scratch"
+    return init
+
+
+def resolved_config(settings: types.SimpleNamespace, strategy_name: str, precision: str,
+                    replicas: int) -> dict:
+    config = dict(vars(settings))
     config.update(strategy=strategy_name, precision=precision, replicas=replicas)
     return config
 
 
-def class_weights(info: dict) -> dict | None:
+def class_weights(settings, info: dict) -> dict | None:
     """n / (2 n_c) per class, so an imbalanced split does not just learn the majority."""
     counts = info.get("class_counts")
-    if FLAGS.class_weight == "none" or not counts:
+    if settings.class_weight == "none" or not counts:
         return None
     total = sum(counts.values())
     return {label: total / (2.0 * max(counts[name], 1))
             for label, name in enumerate(("real", "fake"))}
 
 
-def make_optimizer(steps_per_epoch: int, epochs: int, learning_rate: float):
+def make_optimizer(settings, steps_per_epoch: int, epochs: int, learning_rate: float):
     """AdamW (or the seed's Adam) with warm-up + cosine decay over `epochs`."""
     import keras
     total = max(1, steps_per_epoch * epochs)
-    if FLAGS.lr_schedule == "cosine":
-        warmup = min(int(FLAGS.warmup_epochs * steps_per_epoch), total - 1)
+    if settings.lr_schedule == "cosine":
+        warmup = min(int(settings.warmup_epochs * steps_per_epoch), total - 1)
         rate = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0 if warmup else learning_rate,
             decay_steps=max(1, total - warmup),
             warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     else:
         rate = learning_rate
-    if FLAGS.optimizer == "adam":
+    if settings.optimizer == "adam":
         return keras.optimizers.Adam(rate)
-    return keras.optimizers.AdamW(rate, weight_decay=FLAGS.weight_decay)
+    return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,15 +82,15 @@ class Phase:
     backbone_trainable: bool = True
 
 
-def training_phases(init: str) -> list[Phase]:
+def training_phases(settings, init: str) -> list[Phase]:
     """One phase from scratch; a pretrained model first trains only its head with the
     backbone frozen (BatchNorm in inference mode, so ImageNet statistics survive the first
     noisy steps), then every layer at a lower learning rate."""
-    if init != "imagenet" or not FLAGS.freeze_epochs:
-        return [Phase("train", 0, FLAGS.epochs, FLAGS.learning_rate)]
-    return [Phase("frozen_backbone", 0, FLAGS.freeze_epochs, FLAGS.learning_rate, False),
-            Phase("finetune", FLAGS.freeze_epochs, FLAGS.epochs,
-                  FLAGS.learning_rate * FLAGS.finetune_learning_rate_factor)]
+    if init != "imagenet" or not settings.freeze_epochs:
+        return [Phase("train", 0, settings.epochs, settings.learning_rate)]
+    return [Phase("frozen_backbone", 0, settings.freeze_epochs, settings.learning_rate, False),
+            Phase("finetune", settings.freeze_epochs, settings.epochs,
+                  settings.learning_rate * settings.finetune_learning_rate_factor)]
 
 
 def monitor_mode(monitor: str) -> str:
@@ -101,7 +101,7 @@ def monitor_mode(monitor: str) -> str:
 def best_so_far(workdir: str, monitor: str = "val_auc") -> float | None:
     """The best monitored value of earlier (killed) attempts, so a resumed run does not
     overwrite best.keras with a worse epoch."""
-    values = [row[monitor] for row in evaluate.read_history(workdir) if monitor in row]
+    values = [row[monitor] for row in run_folder.read_history(workdir) if monitor in row]
     if not values:
         return None
     return min(values) if monitor_mode(monitor) == "min" else max(values)
@@ -125,14 +125,14 @@ def epoch_timer():
     return EpochTimer()
 
 
-def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "train",
+def make_callbacks(settings, workdir: str, chief: bool, private_dir: str, phase: str = "train",
                    custom_loop: bool = False) -> list:
-    """fit's callbacks; `custom_loop` (dfd.multi_worker) leaves out BackupAndRestore, as
+    """fit's callbacks; `custom_loop` (dfd.train.multi_worker) leaves out BackupAndRestore, as
     that loop checkpoints optimizer and loss scale itself, and TensorBoard, which needs fit."""
     import keras
     history = os.path.join(workdir, "history.csv")
     out = workdir if chief else private_dir
-    monitor = FLAGS.monitor
+    monitor = settings.monitor
     mode = monitor_mode(monitor)
     callbacks = [epoch_timer(), keras.callbacks.TerminateOnNaN()]
     if not custom_loop:
@@ -144,60 +144,65 @@ def make_callbacks(workdir: str, chief: bool, private_dir: str, phase: str = "tr
         save_best_only=True, initial_value_threshold=best_so_far(workdir, monitor)))
     if not custom_loop:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")))
-    if FLAGS.early_stopping_patience:
+    if settings.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=FLAGS.early_stopping_patience,
-            restore_best_weights=FLAGS.restore_best_weights))
-    if FLAGS.plateau_patience:
+            monitor=monitor, mode=mode, patience=settings.early_stopping_patience,
+            restore_best_weights=settings.restore_best_weights))
+    if settings.plateau_patience:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, mode=mode, factor=FLAGS.plateau_factor,
-            patience=FLAGS.plateau_patience, min_lr=FLAGS.min_learning_rate))
+            monitor=monitor, mode=mode, factor=settings.plateau_factor,
+            patience=settings.plateau_patience, min_lr=settings.min_learning_rate))
     if chief:
         callbacks.append(keras.callbacks.CSVLogger(history, append=True))
     return callbacks
 
 
-def train_and_evaluate(workdir: str) -> dict:
+def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
+                       pipeline_config: pipeline.PipelineConfig,
+                       write_flagfile: Callable[[str], str] | None = None) -> dict:
+    """Trains `settings` (the train binary's flag values by name) into `workdir` and writes
+    the evaluation report; returns it (empty on a worker that is not the chief).
+    `write_flagfile(path)` records the command line that repeats the run."""
     import keras
     import tensorflow as tf
 
     strategy_name = hardware.choose_strategy(
-        FLAGS.distribution, len(tf.config.list_physical_devices("GPU")),
+        settings.distribution, len(tf.config.list_physical_devices("GPU")),
         hardware.tf_config_workers())
     strategy = hardware.make_strategy(strategy_name)
-    precision = hardware.choose_precision(FLAGS.mixed_precision, hardware.gpu_capabilities())
+    precision = hardware.choose_precision(settings.mixed_precision, hardware.gpu_capabilities())
     hardware.apply_precision(precision)
     chief = hardware.is_chief(strategy)
     task = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0) or 0
     private_dir = workdir if chief else os.path.join(workdir, f"worker{task}")
     os.makedirs(private_dir, exist_ok=True)
-    keras.utils.set_random_seed(FLAGS.seed)
+    keras.utils.set_random_seed(settings.seed)
     logging.info("strategy %s with %d replicas, precision %s, chief=%s", strategy_name,
                  strategy.num_replicas_in_sync, precision, chief)
 
-    config = resolved_config(strategy_name, precision, strategy.num_replicas_in_sync)
+    config = resolved_config(settings, strategy_name, precision, strategy.num_replicas_in_sync)
     if chief:
-        write_flags(workdir)
+        if write_flagfile:
+            write_flagfile(os.path.join(workdir, "flags.txt"))
         with open(os.path.join(workdir, "config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
 
-    pipeline = dfd.flags.pipeline_config()
-    train_info = data.split_info(FLAGS.data_dir, FLAGS.train_split, FLAGS.dataset)
-    train_ds = data.build_dataset(FLAGS.data_dir, FLAGS.train_split, pipeline, training=True,
-                                  dataset=FLAGS.dataset)
-    eval_ds = data.build_dataset(FLAGS.data_dir, FLAGS.eval_split, pipeline, training=False,
-                                 dataset=FLAGS.dataset)
-    steps_per_epoch = math.ceil(train_info["num_examples"] / FLAGS.batch_size)
-    if strategy_name == "multi_worker":  # full batches only (dfd.multi_worker)
-        steps_per_epoch = max(1, train_info["num_examples"] // FLAGS.batch_size)
+    train_info = pipeline.split_info(settings.data_dir, settings.train_split, settings.dataset)
+    train_ds = pipeline.build_dataset(settings.data_dir, settings.train_split, pipeline_config, training=True,
+                                  dataset=settings.dataset)
+    eval_ds = pipeline.build_dataset(settings.data_dir, settings.eval_split, pipeline_config, training=False,
+                                 dataset=settings.dataset)
+    steps_per_epoch = math.ceil(train_info["num_examples"] / settings.batch_size)
+    if strategy_name == "multi_worker":  # full batches only (dfd.train.multi_worker)
+        steps_per_epoch = max(1, train_info["num_examples"] // settings.batch_size)
 
-    init = dfd.flags.resolved_init(FLAGS.model, FLAGS.init)
+    init = resolved_init(settings.model, settings.init)
     with strategy.scope():
-        model = models.build(FLAGS.model, FLAGS.image_size, FLAGS.dropout)
+        model = models.build(settings.model, settings.image_size, settings.dropout)
         if init == "imagenet":
-            from dfd import pretrained
+            from dfd.train import pretrained
             logging.info("ImageNet weights from %s", pretrained.load_imagenet(model))
-    phases = training_phases(init)
+    phases = training_phases(settings, init)
     for phase in phases:
         # A phase that finished before a kill is not rerun: its end state is reloaded
         # (BackupAndRestore forgets a phase once its fit returns).
@@ -211,7 +216,7 @@ def train_and_evaluate(workdir: str) -> dict:
         with strategy.scope():
             if models.BACKBONE in {layer.name for layer in model.layers}:
                 model.get_layer(models.BACKBONE).trainable = phase.backbone_trainable
-            optimizer = make_optimizer(steps_per_epoch, phase.end_epoch - phase.first_epoch,
+            optimizer = make_optimizer(settings, steps_per_epoch, phase.end_epoch - phase.first_epoch,
                                        phase.learning_rate)
             optimizer = loss_scaling.wrap(optimizer, precision)
             if strategy_name == "multi_worker":
@@ -219,7 +224,7 @@ def train_and_evaluate(workdir: str) -> dict:
             else:
                 model.compile(
                     optimizer=optimizer,
-                    loss=keras.losses.BinaryCrossentropy(label_smoothing=FLAGS.label_smoothing),
+                    loss=keras.losses.BinaryCrossentropy(label_smoothing=settings.label_smoothing),
                     metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
                              keras.metrics.AUC(name="auc"),
                              keras.metrics.Precision(name="precision"),
@@ -228,14 +233,14 @@ def train_and_evaluate(workdir: str) -> dict:
             multi_worker.fit(
                 model, optimizer, strategy, train_ds, eval_ds, first_epoch=phase.first_epoch,
                 end_epoch=phase.end_epoch, train_examples=train_info["num_examples"],
-                global_batch=FLAGS.batch_size, class_weight=class_weights(train_info),
-                label_smoothing=FLAGS.label_smoothing, private_dir=private_dir,
-                phase=phase.name, callbacks=make_callbacks(workdir, chief, private_dir,
+                global_batch=settings.batch_size, class_weight=class_weights(settings, train_info),
+                label_smoothing=settings.label_smoothing, private_dir=private_dir,
+                phase=phase.name, callbacks=make_callbacks(settings, workdir, chief, private_dir,
                                                            phase.name, custom_loop=True))
         else:
             model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
-                      epochs=phase.end_epoch, class_weight=class_weights(train_info),
-                      callbacks=make_callbacks(workdir, chief, private_dir, phase.name),
+                      epochs=phase.end_epoch, class_weight=class_weights(settings, train_info),
+                      callbacks=make_callbacks(settings, workdir, chief, private_dir, phase.name),
                       verbose=1 if sys.stdout.isatty() else 2,
                       # The pipeline shuffles (seeded); fit's default True only warns.
                       shuffle=False)
@@ -245,42 +250,5 @@ def train_and_evaluate(workdir: str) -> dict:
     model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
     if not chief:
         return {}
-    return evaluate.evaluate_workdir(workdir, robustness_suite=FLAGS.robustness,
-                                     robustness_splits=FLAGS.robustness_splits)
-
-
-def absolute_paths() -> None:
-    """Paths become absolute before flags.txt and config.json record them, so that
-    dfd.evaluate and export find the data from any working directory."""
-    FLAGS.data_dir = os.path.abspath(FLAGS.data_dir)
-    FLAGS.workdir = os.path.abspath(FLAGS.workdir)
-    if FLAGS.cache not in ("memory", "none"):
-        FLAGS.cache = os.path.abspath(FLAGS.cache)
-
-
-def main(argv) -> None:
-    quiet.quiet_frameworks()
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    absolute_paths()
-    try:  # before anything is written to the workdir
-        for flag in ("train_split", "eval_split"):
-            data.require_splits(FLAGS.data_dir, FLAGS.dataset, flag, [FLAGS[flag].value])
-        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
-            data.require_splits(FLAGS.data_dir, FLAGS.dataset, "robustness_splits",
-                                FLAGS.robustness_splits)
-    except data.SplitError as e:
-        raise app.UsageError(str(e)) from None
-    os.makedirs(FLAGS.workdir, exist_ok=True)
-    evaluate.print_report(train_and_evaluate(FLAGS.workdir) or {"splits": {}})
-
-
-def run() -> None:
-    dfd.flags.define("train")
-    flags.adopt_module_key_flags(dfd.flags)
-    flags.mark_flags_as_required(["workdir", "data_dir"])
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()
+    return evaluation.evaluate_workdir(workdir, robustness_suite=settings.robustness,
+                                     robustness_splits=settings.robustness_splits)

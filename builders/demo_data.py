@@ -11,7 +11,7 @@ ones. The class signal is therefore only the upsampling trace: the missing top o
 the periodic peaks it leaves in the spectrum, which is what detectors look for in GAN
 images. Classes cannot be told apart by size, format, JPEG quality or brightness.
 
-    python -m dfd.demo_data --out=runs/demo/source [--zip]
+    python -m dfd.builders.demo_data --out=runs/demo/source [--zip]
 """
 
 from __future__ import annotations

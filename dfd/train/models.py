@@ -1,4 +1,4 @@
-"""Model zoo. Every model takes (S, S, 3) pixels 0..255 (see dfd.spec) and outputs P(fake).
+"""Model zoo. Every model takes (S, S, 3) pixels 0..255 (see dfd.common.spec) and outputs P(fake).
 
 Models normalise their own input, so the preprocessing contract never depends on the
 architecture, and their last two layers stay float32 under mixed precision (a float16
@@ -180,7 +180,7 @@ def efficientnet_lite0_backbone(image_size: int) -> keras.Model:
     """EfficientNet-Lite0 from pixels 0..255 to its 1280-channel feature map.
 
     Layer names follow the published PyTorch checkpoint's structure (stem, 16 MBConv
-    blocks, head), so `dfd.pretrained` maps each tensor to exactly one Keras weight.
+    blocks, head), so `dfd.train.pretrained` maps each tensor to exactly one Keras weight.
     Input normalisation is ImageNet's mean and standard deviation, as the weights expect.
     """
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
@@ -220,7 +220,7 @@ def _mbconv(x, expand, kernel, stride, filters, block):
 @register("efficientnet_lite0")
 def efficientnet_lite0(image_size: int = 224, dropout: float = 0.2) -> keras.Model:
     """EfficientNet-Lite0 (3.4M parameters without ImageNet's classifier) with dfd's
-    P(fake) head. ImageNet weights come from `dfd.pretrained` (--init=imagenet)."""
+    P(fake) head. ImageNet weights come from `dfd.train.pretrained` (--init=imagenet)."""
     backbone = efficientnet_lite0_backbone(image_size)
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))

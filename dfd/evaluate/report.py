@@ -1,59 +1,27 @@
 """Evaluation report: metrics.json and plots for a trained workdir.
 
-    python -m dfd.evaluate --workdir=runs/x [--split=test]
+    python -m dfd.evaluate --workdir=runs/x [--split=test]   (dfd/evaluate/__main__.py)
 
 Reads the run's own resolved settings (workdir/config.json), loads the checkpoint chosen on
 the validation split (best.keras), and writes workdir/metrics.json with, per split: loss,
 accuracy, precision and recall of the fake class, ROC AUC, equal error rate and its
 threshold, confusion matrix; plus roc.png, pr.png, confusion_matrix.png and
-training_curves.png; and the robustness suite (dfd.robustness: AUC and accuracy under JPEG,
+training_curves.png; and the robustness suite (dfd.evaluate.robustness: AUC and accuracy under JPEG,
 resizing, blur, crops, colour jitter and a social-media chain) on --robustness_splits, as
 metrics.json's `robustness` and robustness.png.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import numpy as np
 
-from dfd import quiet  # first: TensorFlow reads its log level as it loads
-quiet.import_tensorflow()  # its C++ start-up lines obey that level only this way
-from dfd import data, metrics, robustness  # noqa: E402
-
-BEST_MODEL = "best.keras"
-FINAL_MODEL = "final.keras"
-
-
-def load_config(workdir: str, data_dir: str | None = None) -> dict:
-    """The run's config.json, its data dir replaced by `data_dir` (--data_dir) when the data
-    has moved since training; raises FileNotFoundError naming what is missing."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} is missing: --workdir must be a dfd.train run folder")
-    with open(path) as f:
-        config = json.load(f)
-    if data_dir:
-        config["data_dir"] = os.path.abspath(data_dir)
-    elif not os.path.isdir(config["data_dir"]):
-        raise FileNotFoundError(
-            f"the data dir {config['data_dir']} recorded in {path} does not exist: "
-            f"pass --data_dir=where the built dataset is now")
-    return config
-
-
-def load_model(workdir: str):
-    import keras
-    import dfd.loss_scaling  # noqa: F401  (registers the optimizer a mixed-precision run saved)
-    import dfd.models  # noqa: F401  (registers dfd's serialisable layers)
-    for name in (BEST_MODEL, FINAL_MODEL):
-        path = os.path.join(workdir, name)
-        if os.path.exists(path):
-            return keras.models.load_model(path), name
-    raise FileNotFoundError(f"no {BEST_MODEL} or {FINAL_MODEL} in {workdir}")
-
+from dfd.common import metrics
+from dfd.evaluate import robustness
+from dfd.evaluate.run_folder import load_config, load_model, read_history
+from dfd.train import pipeline
 
 def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
     """(labels, P(fake)) over a dataset of (images, labels) batches, in its order."""
@@ -66,10 +34,10 @@ def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate_splits(model, config: dict, splits: list[str]) -> tuple[dict, dict]:
     results, curves = {}, {}
-    cfg = data.PipelineConfig(image_size=config["image_size"], batch_size=config["batch_size"],
+    cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=config["batch_size"],
                               cache="none", augment=())
     for split in splits:
-        ds = data.build_dataset(config["data_dir"], split, cfg, training=False,
+        ds = pipeline.build_dataset(config["data_dir"], split, cfg, training=False,
                                 dataset=config["dataset"])
         labels, scores = predict(model, ds)
         results[split] = metrics.summarize(labels, scores)
@@ -85,7 +53,7 @@ def source_images(config: dict, split: str):
 
     from dfd.lite import imageio
 
-    found = data.builder(config["data_dir"], config["dataset"])
+    found = pipeline.builder(config["data_dir"], config["dataset"])
     ds = found.as_dataset(split=split, shuffle_files=False,
                           decoders={"image": tfds.decode.SkipDecoding()})
     for example in tfds.as_numpy(ds):
@@ -94,8 +62,8 @@ def source_images(config: dict, split: str):
 
 def robustness_report(model, config: dict, split: str, suite: str,
                       threshold: float = 0.5) -> dict:
-    """The robustness suite on one split for a Keras model (see dfd.robustness)."""
-    from dfd.lite import preprocess
+    """The robustness suite on one split for a Keras model (see dfd.evaluate.robustness)."""
+    from dfd.common import preprocess
 
     size = config["image_size"]
 
@@ -105,14 +73,6 @@ def robustness_report(model, config: dict, split: str, suite: str,
     return robustness.score_suite(source_images(config, split), robustness.SUITES[suite],
                                   lambda rgb: preprocess.preprocess(rgb, size), score_batch,
                                   threshold=threshold, batch_size=config["batch_size"])
-
-
-def read_history(workdir: str) -> list[dict]:
-    path = os.path.join(workdir, "history.csv")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
 def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) -> list[str]:
@@ -183,10 +143,10 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
     (--data_dir, when the data moved)."""
     config = load_config(workdir, data_dir)
     if splits:
-        data.require_splits(config["data_dir"], config["dataset"], "split", splits)
+        pipeline.require_splits(config["data_dir"], config["dataset"], "split", splits)
     model, checkpoint = load_model(workdir)
     if not splits:
-        splits = list(data.split_names(config["data_dir"], config["dataset"]))
+        splits = list(pipeline.split_names(config["data_dir"], config["dataset"]))
     results, curves = evaluate_splits(model, config, splits)
     robust = {}
     if robustness_suite != "none":
@@ -217,39 +177,8 @@ def summary_line(split: str, result: dict) -> str:
             f"recall {result['recall']:.4f}  ({result['examples']} images)")
 
 
-def main(argv) -> None:
-    from dfd.flags import FLAGS
-    import sys
-    del argv
-    quiet.quiet_frameworks()
-    try:
-        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
-            config = load_config(FLAGS.workdir, FLAGS.data_dir)
-            data.require_splits(config["data_dir"], config["dataset"], "robustness_splits",
-                                FLAGS.robustness_splits)
-        report = evaluate_workdir(FLAGS.workdir, FLAGS.split, FLAGS.robustness,
-                                  FLAGS.robustness_splits, FLAGS.data_dir)
-    except (FileNotFoundError, data.SplitError) as e:
-        print(f"evaluate failed: {e}", file=sys.stderr)
-        sys.exit(1)
-    print_report(report)
-
-
 def print_report(report: dict) -> None:
     for split, result in report["splits"].items():
         print(summary_line(split, result))
     for split, result in report.get("robustness", {}).items():
         print("\n".join(robustness.summary_lines(split, result)))
-
-
-def run() -> None:
-    from absl import app, flags
-    import dfd.flags
-    dfd.flags.define("evaluate")
-    flags.adopt_module_key_flags(dfd.flags)
-    flags.mark_flag_as_required("workdir")
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()

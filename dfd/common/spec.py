@@ -2,8 +2,8 @@
 
 A detector that sees differently resized pixels at inference than in training loses exactly
 the faint high-frequency traces it learned, so there is one definition here and two
-implementations of it: TensorFlow ops in `dfd.data` (used by training and the SavedModel)
-and numpy in `dfd.lite.preprocess` (used on the device). `tests/lite/test_preprocess_parity.py`
+implementations of it: TensorFlow ops in `dfd.train.pipeline` (used by training and the SavedModel)
+and numpy in `dfd.common.preprocess` (used on the device). `tests/lite/test_preprocess_parity.py`
 checks that both give the same tensor, bit for bit, on every JPEG and PNG it tries.
 
 The contract, in order:

@@ -8,7 +8,7 @@ trains with `strategy.run` instead and drives the callbacks `fit` would get thro
 BackupAndRestore, because resuming after a kill needs the optimizer and the loss scale too,
 which a tf.train.CheckpointManager per worker keeps; TensorBoard, which reads state only
 `fit` sets up. The epoch logs hold the training loss and the validation figures, computed
-exactly with dfd.metrics on every worker from the same weights, so every worker takes the
+exactly with dfd.common.metrics on every worker from the same weights, so every worker takes the
 same stopping decision (a worker that stopped alone would wait forever in its all-reduce).
 
 Every worker runs the same number of steps per epoch: the training set is cut into full
@@ -16,7 +16,7 @@ global batches and repeats, and an epoch is train_examples // global_batch steps
 partial last batch of each pass is dropped: split over the replicas it would leave some of
 them empty, and its loss would still be divided by the full global batch.
 
-Under mixed_float16 the optimizer is dfd.loss_scaling's ReplicaSafeLossScaleOptimizer: the
+Under mixed_float16 the optimizer is dfd.train.loss_scaling's ReplicaSafeLossScaleOptimizer: the
 loss is scaled before the gradients are taken, the optimizer unscales them, and a step whose
 gradients are not finite on any replica is skipped on every replica (and the scale halves).
 """
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from dfd import metrics
+from dfd.common import metrics
 
 
 def validation_logs(model, eval_ds) -> dict:
@@ -55,7 +55,7 @@ def fit(model, optimizer, strategy, train_ds, eval_ds, *, first_epoch: int, end_
         callbacks: list[keras.callbacks.Callback]) -> keras.callbacks.History:
     """Trains epochs [first_epoch, end_epoch) on every replica; returns the History.
 
-    `optimizer` is built and, under mixed precision, loss-scaled (dfd.loss_scaling.wrap);
+    `optimizer` is built and, under mixed precision, loss-scaled (dfd.train.loss_scaling.wrap);
     each worker's callbacks decide what it writes (the chief's write the run's files)."""
     steps = train_examples // global_batch
     if steps < 1:

@@ -1,6 +1,6 @@
 """How a detector holds up under what happens to an image between a generator and a detector.
 
-Each degradation changes the decoded *source* image (before `dfd.spec`'s crop and resize),
+Each degradation changes the decoded *source* image (before `dfd.common.spec`'s crop and resize),
 the way a re-save, a resize for the web, a phone's upscaled upload or a screenshot crop
 would, and is deterministic: random parameters come from a generator seeded by the suite
 seed and the image's position, so two runs (and the Keras and the device versions of a
@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-from dfd import metrics
+from dfd.common import metrics
 
 SEED = 20260
 
@@ -109,7 +109,7 @@ def score_suite(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str]
     """Scores every source image under every named degradation.
 
     `sources` yields (decoded RGB source, label), in a fixed order; `preprocess` is the
-    `dfd.spec` contract (uint8 source -> uint8 model input); `score_batch` maps a uint8
+    `dfd.common.spec` contract (uint8 source -> uint8 model input); `score_batch` maps a uint8
     (N, S, S, 3) batch to P(fake). Sources are read once: each image is degraded every way
     while it is in memory, so a split is never held whole.
     """

@@ -1,8 +1,8 @@
-"""The preprocessing contract of `dfd.spec` in numpy, for devices without TensorFlow.
+"""The preprocessing contract of `dfd.common.spec` in numpy, for devices without TensorFlow.
 
 The arithmetic mirrors TensorFlow's ResizeBilinear kernel with half-pixel centres step by
 step in float32 (same source coordinates, same clamping, same order of the lerps), so the
-rounded uint8 result matches `dfd.data.preprocess_image` bit for bit: on every image
+rounded uint8 result matches `dfd.train.pipeline.preprocess_image` bit for bit: on every image
 `tests/lite/test_preprocess_parity.py` tries, the largest difference is 0.
 
 Bilinear resizing without antialias reads at most two source rows and two source columns
@@ -21,7 +21,7 @@ from dfd.imaging.gate import to_rgb
 
 
 def center_square_box(height: int, width: int) -> tuple[int, int, int]:
-    """(top, left, side) of the largest centred square, as `dfd.spec` crops it."""
+    """(top, left, side) of the largest centred square, as `dfd.common.spec` crops it."""
     side = min(height, width)
     return (height - side) // 2, (width - side) // 2, side
 
@@ -79,7 +79,7 @@ def to_model_pixels(resized: np.ndarray) -> np.ndarray:
 
 def preprocess(rgb: np.ndarray | Image.Image, size: int) -> np.ndarray:
     """(H, W, 3) uint8 RGB as an array, or a decoded Pillow image in any mode, to the
-    (size, size, 3) uint8 model input of `dfd.spec`."""
+    (size, size, 3) uint8 model input of `dfd.common.spec`."""
     if isinstance(rgb, Image.Image):
         height, width = rgb.height, rgb.width
     else:

@@ -2,7 +2,7 @@
 
 Order matters for speed: decoding and resizing are the expensive steps and do not change
 between epochs, so they happen once, before the cache; only the cheap random augmentation
-runs every epoch, after it. Preprocessing follows `dfd.spec` exactly (the edge runtime
+runs every epoch, after it. Preprocessing follows `dfd.common.spec` exactly (the edge runtime
 re-implements it in numpy and a test keeps the two equal).
 
 Batches are `(images, labels)`: images uint8 (B, S, S, 3), labels float32 (B,) with 1 = fake.
@@ -21,13 +21,15 @@ from typing import Sequence
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from dfd import augment as per_image, spec
+from dfd.common import spec
 
+
+from dfd.train import augment as per_image
 DEFAULT_DATASET = "deepfake_real_images"
 AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "resize", "self_blend")
 """What `--augment` may name: horizontal flip and crop/scale jitter (whole batches), JPEG
 re-compression, Gaussian blur, down-and-up resizing and self-blended fakes (per image, see
-`dfd.augment`: why each matters for images from sources the model never saw)."""
+`dfd.train.augment`: why each matters for images from sources the model never saw)."""
 DEFAULT_AUGMENT = ("flip", "crop", "blur", "resize", "jpeg")
 """The default recipe's (BUILD_NOTES.md, "Detection that generalizes": self_blend did not
 help within a CPU budget of ten epochs)."""
@@ -45,7 +47,7 @@ def decode(encoded: tf.Tensor) -> tf.Tensor:
 
 def center_square(image: tf.Tensor) -> tf.Tensor:
     """The largest centred square of (H, W, C) or a (N, H, W, C) batch, with the integer
-    offsets `dfd.spec` defines (the SavedModel crops whole batches in the graph)."""
+    offsets `dfd.common.spec` defines (the SavedModel crops whole batches in the graph)."""
     shape = tf.shape(image)
     height, width = shape[-3], shape[-2]
     side = tf.minimum(height, width)
