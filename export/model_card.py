@@ -1,6 +1,7 @@
 """model.json: what a device needs to know about the files beside it, and where they came from.
 
-The edge runtime reads the preprocessing contract and thresholds from here; a person reads
+The edge runtime reads the preprocessing contract and, per .tflite file, its P(fake)
+calibration, named thresholds and uncertain band from here; a person reads
 which data the model learned from, how well it did, and checksums to tell a copied file
 from a damaged one.
 """
@@ -39,6 +40,8 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
     thresholds = {"default": 0.5}
     if "eer_threshold" in validation:
         thresholds["eer_validation"] = validation["eer_threshold"]
+    if "saved_model" in artifacts:  # its raw P(fake); each .tflite gets its own, calibrated
+        artifacts["saved_model"]["thresholds"] = thresholds
     return {
         "model": config["model"],
         "dfd_version": dfd.__version__,
@@ -46,7 +49,10 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         "labels": list(spec.LABELS),
         "label_of_positive_class": spec.FAKE_LABEL,
         "preprocessing": spec.describe(config["image_size"]),
-        "thresholds": thresholds,
+        "p_fake": ("each .tflite file's P(fake) is calibrated on validation with its own "
+                   "fit (artifacts.<file>.p_fake_calibration), which the device runtime "
+                   "applies; its thresholds and uncertain band are in the same entry. The "
+                   "SavedModel answers the raw P(fake)."),
         "training": {
             "dataset": config["dataset"],
             "data_dir": config["data_dir"],

@@ -6,7 +6,9 @@ Reads the run's own resolved settings (workdir/config.json), loads the checkpoin
 the validation split (best.keras), and writes workdir/metrics.json with, per split: loss,
 accuracy, precision and recall of the fake class, ROC AUC, equal error rate and its
 threshold, confusion matrix; plus roc.png, pr.png, confusion_matrix.png and
-training_curves.png; and the robustness suite (dfd.evaluate.robustness: AUC and accuracy under JPEG,
+training_curves.png; calibration.png and metrics.json's `calibration`
+(dfd.evaluate.calibration_report: ECE and Brier before and after Platt scaling fitted on
+validation); and the robustness suite (dfd.evaluate.robustness: AUC and accuracy under JPEG,
 resizing, blur, crops, colour jitter and a social-media chain) on --robustness_splits, as
 metrics.json's `robustness` and robustness.png.
 """
@@ -19,7 +21,7 @@ import os
 import numpy as np
 
 from dfd.common import metrics
-from dfd.evaluate import robustness
+from dfd.evaluate import calibration_report, robustness
 from dfd.evaluate.run_folder import load_config, load_model, read_history
 from dfd.train import pipeline
 
@@ -163,6 +165,9 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
               "splits": {**previous.get("splits", {}), **results}}
     if robust or previous.get("robustness"):
         report["robustness"] = {**previous.get("robustness", {}), **robust}
+    fit_on = report["selected_on"]  # calibration.png and ECE/Brier before and after
+    report["calibration"] = calibration_report.write(workdir, curves, fit_on, curves.get(
+        fit_on) or evaluate_splits(model, config, [fit_on])[1][fit_on])
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     write_plots(workdir, results, curves, read_history(workdir))
@@ -182,3 +187,5 @@ def print_report(report: dict) -> None:
         print(summary_line(split, result))
     for split, result in report.get("robustness", {}).items():
         print("\n".join(robustness.summary_lines(split, result)))
+    if "calibration" in report:
+        print("\n".join(calibration_report.summary_lines(report["calibration"])))

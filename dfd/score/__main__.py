@@ -2,7 +2,8 @@
 
 Any further arguments are Beam pipeline options (`--runner`, `--direct_num_workers`,
 `--direct_running_mode`, `--project`, ...). Writes one record per matched file, with
-`file`, `p_fake`, `verdict`, `threshold` and `model_sha256` (with `--faces=auto|on`, the
+`file`, `p_fake` (calibrated), `p_fake_raw`, `verdict` (fake, real or uncertain),
+`threshold`, `uncertain` (the band) and `model_sha256` (with `--faces=auto|on`, the
 default auto, also `judged` and `faces`, as `dfd-lite classify`), or `file` and `error` for
 a file that is not a usable image, to PREFIX-*.jsonl (or .parquet), and a summary on stderr.
 Exit status as `dfd-lite classify`: 0 all classified, 1 some files failed, 2 the model or
@@ -41,6 +42,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--format", choices=outputs.FORMATS, default="jsonl")
     parser.add_argument("--threshold", default=None,
                         help="a number or a model.json threshold name (as dfd-lite)")
+    # calibration and verdicts (issue 22)
+    parser.add_argument("--uncertain", default=None, metavar="LOW,HIGH",
+                        help="as dfd-lite: verdict uncertain inside the band (default: "
+                             "model.json's), off for two-way verdicts")
     parser.add_argument("--kernels", choices=KERNELS, default="auto",
                         help="CPU kernels on each worker, as dfd-lite's --kernels")
     parser.add_argument("--threads", type=int, default=1,
@@ -101,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     try:  # on the driver first, so an unusable model fails here and not on every worker
         local = bundle.local_model(args.model)
         detector = Detector(local, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
+                            kernels=args.kernels, faces=args.faces, min_face=args.min_face,
+                            uncertain=args.uncertain)
         sha256 = bundle.sha256_of(local)
     except (ModelError, NoInterpreterError, OSError) as e:
         print(f"dfd-score: {e}", file=sys.stderr)
@@ -115,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
     handler = DetectorHandler(args.model, threshold=args.threshold, kernels=args.kernels,
                               threads=args.threads, max_batch_size=args.batch_size,
-                              faces=args.faces, min_face=args.min_face)
+                              faces=args.faces, min_face=args.min_face,
+                              uncertain=args.uncertain)
     p = beam.Pipeline(options=options)
     scoring.build(p, args.input, handler, args.output, args.format,
                   int(args.max_file_mb * 1024 * 1024))
@@ -127,10 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dfd-score: done, records in {where} (this runner reports no counts)",
               file=sys.stderr)
         return 0
-    real = totals["classified"] - totals["fake"] - totals["no_face"]
-    faceless = f", {totals['no_face']} with no face" if totals["no_face"] else ""
-    print(f"dfd-score: {totals['classified']} classified ({totals['fake']} fake, {real} real"
-          f"{faceless}), {totals['failed']} failed; records in {where}", file=sys.stderr)
+    print(f"dfd-score: {totals['classified']} classified ({scoring.shares(totals, detector)}), "
+          f"{totals['failed']} failed; records in {where}", file=sys.stderr)
     return 1 if totals["failed"] else 0
 
 

@@ -11,8 +11,10 @@ bundle (a runner would retry it and then fail the job).
 
 Each answer is a list of output records, one per file, shaped as `dfd-lite classify`'s
 line for it: with faces (`faces="auto"`, the default, or `"on"`) the record also says what
-was judged (`judged`) and lists every face (`faces`: box, score, p_fake, verdict, crop); the
-image's p_fake and verdict are its most suspicious face's. The pipeline flattens the
+was judged (`judged`) and lists every face (`faces`: box, score, p_fake, p_fake_raw,
+verdict, crop); the image's p_fake is its most suspicious face's and its verdict follows
+`dfd.common.verdicts` (fake, uncertain, real); no face found under auto adds a `note`
+that the whole image was judged, out of the model's domain. The pipeline flattens the
 lists, so a one-record-per-face output would need no pipeline change either.
 """
 
@@ -43,7 +45,8 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
 
     def __init__(self, model_path: str, *, threshold: float | str | None = None,
                  kernels: str = "auto", threads: int = 1, max_batch_size: int = 64,
-                 faces: str = "auto", min_face: float = DEFAULT_MIN_FACE):
+                 faces: str = "auto", min_face: float = DEFAULT_MIN_FACE,
+                 uncertain: str | None = None):
         super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
         self._model_path = model_path
         self._faces = faces
@@ -51,11 +54,13 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
         self._threshold = threshold
         self._kernels = kernels
         self._threads = threads
+        self._uncertain = uncertain
 
     def load_model(self) -> LoadedModel:
         local = bundle.local_model(self._model_path)
         detector = Detector(local, threads=self._threads, threshold=self._threshold,
-                            kernels=self._kernels, faces=self._faces, min_face=self._min_face)
+                            kernels=self._kernels, faces=self._faces, min_face=self._min_face,
+                            uncertain=self._uncertain)
         return LoadedModel(detector, bundle.sha256_of(local))
 
     def run_inference(self, batch: Sequence[Element], model: LoadedModel,
@@ -69,13 +74,9 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
         file, data, error = element
         if error is None:
             try:
-                verdict = model.detector.classify_bytes(data)
-                record = {"file": file, "p_fake": verdict.p_fake, "verdict": verdict.verdict,
-                          "threshold": verdict.threshold}
-                if verdict.judged is not None:
-                    record.update(judged=verdict.judged,
-                                  faces=[dict(face) for face in verdict.faces])
-                return [{**record, "model_sha256": model.sha256}]
+                answer = model.detector.classify_bytes(data).as_dict()
+                del answer["ms"]  # a batch job's records say what, not how fast
+                return [{"file": file, **answer, "model_sha256": model.sha256}]
             except ImageError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - one file never fails the batch

@@ -29,6 +29,10 @@ def parse_args(argv):
                              "process may use)")
     parser.add_argument("--threshold", default=None,
                         help="number or model.json threshold name (default: the card's)")
+    # calibration and verdicts (issue 22)
+    parser.add_argument("--uncertain", default=None, metavar="LOW,HIGH",
+                        help="verdict uncertain when LOW < P(fake) < HIGH; off for two-way "
+                             "verdicts (default: the band model.json chose on validation)")
     parser.add_argument("--kernels", choices=KERNELS, default="auto",
                         help="auto: XNNPACK if it reproduces the bundle's golden vectors, else "
                              "builtin (the reason is in /healthz and the page footer)")
@@ -64,7 +68,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         detector = Detector(args.model, threads=args.model_threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
+                            kernels=args.kernels, faces=args.faces, min_face=args.min_face,
+                            uncertain=args.uncertain)
     except (ModelError, NoInterpreterError) as e:
         print(f"dfd-serve: {e}", file=sys.stderr)
         return 2
