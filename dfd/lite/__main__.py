@@ -230,11 +230,11 @@ def summary(results: list[dict], detector: Detector, explain_dir: str | None = N
         line += f"; {maps} heat map{'' if maps == 1 else 's'} in {explain_dir}"
     labelled = [(r["verdict"], folder_label(r["file"])) for r in done if folder_label(r["file"])]
     if labelled:
-        line += "; " + against_folders(labelled)
+        line += "; " + against_folders(labelled, detector.band is not None)
     return line
 
 
-def against_folders(labelled: list[tuple[str, str]]) -> str:
+def against_folders(labelled: list[tuple[str, str]], band: bool = True) -> str:
     """(verdict, folder's truth) pairs scored: accuracy on the decided when both folders
     are there, else what a one-class folder can tell (real only: the false alarms)."""
     def part(word, truth):
@@ -245,12 +245,11 @@ def against_folders(labelled: list[tuple[str, str]]) -> str:
 
     truths = {label for _, label in labelled}
     uncertain = sum(v == verdicts.UNCERTAIN for v, _ in labelled)
-    if truths == {verdicts.REAL}:
-        return f"against Real/ folder names: {part(verdicts.FAKE, verdicts.REAL)}, " \
-               f"{uncertain} uncertain ({100.0 * uncertain / len(labelled):.1f}%)"
-    if truths == {verdicts.FAKE}:
-        return f"against Fake/ folder names: {part(verdicts.FAKE, verdicts.FAKE)}, " \
-               f"{uncertain} uncertain ({100.0 * uncertain / len(labelled):.1f}%)"
+    doubt = f", {uncertain} uncertain ({100.0 * uncertain / len(labelled):.1f}%)" if band else ""
+    if len(truths) == 1:
+        (truth,) = truths
+        return (f"against {truth.capitalize()}/ folder names: "
+                f"{part(verdicts.FAKE, truth)}{doubt}")
     decided = [(v, label) for v, label in labelled if v != verdicts.UNCERTAIN]
     right = sum(v == label for v, label in decided)
     accuracy = f"{right / len(decided):.4f}" if decided else "none"
