@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb
+from dfd.common import verdicts
 from dfd.lite.detector import Detector
 from dfd.serve.app import create_app
 
@@ -53,9 +54,12 @@ def test_good_jpeg_and_png_get_a_verdict(client, detector, no_disk):
         response = post_file(client, data)
         assert response.status_code == 200
         body = response.get_json()
-        assert set(body) == {"p_fake", "verdict", "threshold", "model", "ms"}
+        assert set(body) == {"p_fake", "p_fake_raw", "verdict", "threshold", "uncertain",
+                             "model", "ms"}
         assert body["p_fake"] == pytest.approx(detector.classify_bytes(data).p_fake)
-        assert body["verdict"] == ("fake" if body["p_fake"] >= body["threshold"] else "real")
+        assert body["uncertain"] == detector.band.as_list()
+        assert body["verdict"] == verdicts.verdict(body["p_fake"], body["threshold"],
+                                                   detector.band)
         assert body["model"]["name"] == "dfdnet" and body["model"]["precision"] == "int8"
 
 
