@@ -34,6 +34,10 @@ BINS = 10
 """Equal-width P(fake) bins of the ECE and the reliability diagram: with ~1k validation
 images each bin a well-calibrated model fills still holds tens of them."""
 
+SIGNIFICANCE = 0.05
+"""A fit is declined when a slope explains the labels no better than the base rate alone
+at this level (likelihood-ratio test)."""
+
 FLOAT_CLIP = 1e-7
 """How close to 0 or 1 a float32 sigmoid's answer is taken at face value: float32 rounds
 sigmoid(17) to exactly 1.0, whose logit is infinite."""
@@ -106,9 +110,11 @@ IDENTITY = Calibration()
 def fit(labels, raw, clip: float = FLOAT_CLIP, iterations: int = 100) -> Calibration:
     """Platt scaling of `raw` P(fake) against `labels` (1 = fake), by Newton's method.
 
-    Declined (method "none", with a note) when the split holds one class only, or when
-    the best fit would reverse the ranking (a <= 0: the model scores the split no better
-    than chance the wrong way round, and flipping it would be learning on validation)."""
+    Declined (method "none", with a note) when the split holds one class only; when the
+    best fit would reverse the ranking (a <= 0: flipping it would be learning on
+    validation); or when the slope is not significant: a near-chance model's answers all
+    sit near one value, and a steep slope through them follows the split's noise (the
+    2-epoch test model, 16 validation images: a = 369, test ECE 0.026 -> 0.189)."""
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     z = logit(raw, clip).reshape(-1)
     positives, negatives = int(np.sum(labels == 1)), int(np.sum(labels != 1))
@@ -147,6 +153,14 @@ def fit(labels, raw, clip: float = FLOAT_CLIP, iterations: int = 100) -> Calibra
     if not a > 0:
         return Calibration(clip=clip, note=f"not fitted: the best Platt fit has slope "
                            f"{a:.4g} <= 0, so the model does not rank these images")
+    base_rate = float(np.mean(target))
+    deviance = 2.0 * (loss(np.array([0.0, math.log(base_rate / (1.0 - base_rate))])) - current)
+    p_value = math.erfc(math.sqrt(max(deviance, 0.0) / 2.0))  # chi-squared, 1 degree
+    if p_value > SIGNIFICANCE:
+        return Calibration(clip=clip, note=f"not fitted: on these {len(labels)} images the "
+                           f"model's answers explain the labels no better than the base "
+                           f"rate (likelihood-ratio test p = {p_value:.2g}), so a slope "
+                           f"would follow noise")
     return Calibration("platt", a, b, clip)
 
 

@@ -138,7 +138,7 @@ def test_signatures_and_runtime_agree_on_any_image_size(tiny_export):
     from_images = signatures["serving_default"](images=tf.constant(images))["p_fake"].numpy()
     from_bytes = signatures["serving_bytes"](image_bytes=tf.constant(encoded))["p_fake"].numpy()
     detector = Detector(str(tiny_export / "model_float32.tflite"))
-    on_device = [detector.classify_bytes(data).p_fake for data in encoded]
+    on_device = [detector.classify_bytes(data).p_fake_raw for data in encoded]
     assert from_images.shape == (2,)
     np.testing.assert_allclose(from_bytes, from_images, atol=1e-6)
     np.testing.assert_allclose(on_device, from_images, atol=1e-5)
@@ -499,3 +499,16 @@ def test_a_tiny_model_with_known_miscalibration_is_calibrated_through_the_runtim
         print(f"{precision}: held-out ECE {before:.4f} -> {after:.4f}, a {fitted.a:.3f}")
         assert before > 0.2 and after < 0.1, (precision, before, after)
         assert fitted.a > 2
+        # model.json beside the file: the runtime's answers reproduce the export's figures
+        (tmp_path / "model.json").write_text(json.dumps({"artifacts": {path.name: entries}}))
+        device = Detector(str(path))
+        answers = [device.classify_bytes(encode(image, "PNG")) for image in fit_images]
+        assert [a.p_fake_raw for a in answers] == list(fit_raw)
+        recorded = entries["p_fake_calibration"]["figures"]["validation"]["after"]
+        got = calibration.figures(fit_labels, np.array([a.p_fake for a in answers]))
+        for key in ("ece", "brier", "log_loss"):
+            assert got[key] == pytest.approx(recorded[key], abs=1e-12), (precision, key)
+        band = entries["uncertain"]
+        assert all((a.verdict == "uncertain") == (band["low"] < a.p_fake < band["high"])
+                   for a in answers)
+        assert np.mean([a.verdict == "uncertain" for a in answers]) == band["coverage"]

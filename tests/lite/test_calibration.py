@@ -65,6 +65,17 @@ def test_fit_is_declined_when_it_cannot_mean_anything():
     assert reversed_.apply(0.3) == 0.3, "declined: raw answers pass unchanged"
 
 
+def test_a_near_chance_model_on_a_small_split_is_not_fitted_to_its_noise():
+    """All answers near 0.526 with no real signal, 16 images: a slope would be noise."""
+    rng = np.random.default_rng(4)
+    labels = np.tile([0, 1], 8)
+    raw = 0.526 + rng.normal(0, 1e-4, 16)
+    declined = calibration.fit(labels, raw)
+    assert declined.method == "none" and "likelihood-ratio" in declined.note
+    signal = np.where(labels == 1, 0.527, 0.525) + rng.normal(0, 2e-4, 16)
+    assert calibration.fit(labels, signal).method == "platt", "a clear ranking is fitted"
+
+
 def test_card_entry_round_trips_and_bad_entries_are_named():
     fitted = calibration.Calibration("platt", 0.5, -0.2, 1 / 512)
     assert calibration.Calibration.from_dict(json.loads(json.dumps(fitted.as_dict()))) == fitted

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import jpeg_bytes, jpeg_claiming_size
+from dfd.common import verdicts
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
     assert list(by_name) == sorted(by_name), "folders are walked in a stable order"
     assert err.splitlines()[-1] == (
         f"dfd-lite: 16 classified ({counts(good)}), 4 failed; "
-        f"model_int8.tflite (xnnpack kernels)")
+        f"model_int8.tflite (xnnpack kernels){whole_images(good)}")
     # Only dfd-lite's own lines (kernel choice, summary): LiteRT's "INFO: Created TensorFlow
     # Lite XNNPACK delegate for CPU." is held back unless DFD_FRAMEWORK_LOGS=1.
     assert all(line.startswith("dfd-lite: ") for line in err.splitlines()), err
@@ -72,9 +73,19 @@ def test_summary_scores_verdicts_against_fake_and_real_folders(tiny_export, tiny
     on = f"on 16" if not doubt else f"on the {len(decided)} decided of 16 ({doubt} uncertain)"
     assert err.splitlines()[-1] == (
         f"dfd-lite: 16 classified ({counts(lines)}), 0 failed; "
-        f"model_float32.tflite (xnnpack kernels); against Fake/Real folder names: "
+        f"model_float32.tflite (xnnpack kernels){whole_images(lines)}; against Fake/Real "
+        f"folder names: "
         f"accuracy {right / len(decided):.4f} {on}; {alarms} of 8 real photos called fake "
         f"({100 * alarms / 8:.1f}%)")
+
+
+def whole_images(lines):
+    """The summary's words for images with no face found (the demo's drawn faces are
+    not faces to BlazeFace: each is judged whole and said to be out of the domain)."""
+    whole = sum(line.get("note") == verdicts.OUT_OF_DOMAIN for line in lines)
+    assert whole == sum(line["judged"] == "whole image" for line in lines)
+    return (f"; no face found in {whole}: judged as whole image{'' if whole == 1 else 's'}, "
+            f"out of the model's domain" if whole else "")
 
 
 def counts(lines):
