@@ -18,21 +18,18 @@ import numpy as np
 from dfd.common import calibration
 
 DIAGRAM = "calibration.png"
+BY_SOURCE_DIAGRAM = "calibration_by_source.png"
 
 
-def section(curves: dict, fitted_on: str, fit_curve: tuple) -> tuple[dict, calibration.Calibration]:
-    """(metrics.json's calibration section, the fit) for {split: (labels, raw P(fake))},
-    fitted on `fit_curve`, the (labels, raw P(fake)) of split `fitted_on`."""
-    labels, raw = fit_curve
-    fitted = calibration.fit(labels, raw)
-    splits = {}
-    for split, (split_labels, scores) in curves.items():
-        after = fitted.apply(scores)
-        splits[split] = {**calibration.before_after(split_labels, scores, fitted),
-                         "reliability_before": calibration.reliability(split_labels, scores),
-                         "reliability_after": calibration.reliability(split_labels, after)}
-    return {**fitted.as_dict(), "fitted_on": fitted_on, "bins": calibration.BINS,
-            "splits": splits}, fitted
+def figures(curves: dict, fitted: calibration.Calibration) -> dict:
+    """{name: before and after, with the reliability bins} for {name: (labels, raw)}."""
+    found = {}
+    for name, (labels, scores) in curves.items():
+        found[name] = {**calibration.before_after(labels, scores, fitted),
+                       "reliability_before": calibration.reliability(labels, scores),
+                       "reliability_after": calibration.reliability(labels,
+                                                                    fitted.apply(scores))}
+    return found
 
 
 def write_diagram(path: str, curves: dict, fitted: calibration.Calibration) -> str:
@@ -63,12 +60,25 @@ def write_diagram(path: str, curves: dict, fitted: calibration.Calibration) -> s
     return path
 
 
-def write(workdir: str, curves: dict, fitted_on: str, fit_curve: tuple,
-          diagram: str = DIAGRAM) -> dict:
-    """Writes the reliability diagram into `workdir`; returns the metrics.json section.
-    `curves` may hold splits or sources alike: {name: (labels, raw P(fake))}."""
-    found, fitted = section(curves, fitted_on, fit_curve)
-    write_diagram(os.path.join(workdir, diagram), curves, fitted)
+def write(workdir: str, curves: dict, fitted: calibration.Calibration, fitted_on: str,
+          by_source: dict | None = None) -> dict:
+    """Writes calibration.png into `workdir`; returns metrics.json's calibration section.
+
+    curves: {split: (labels, raw P(fake))}; fitted: the calibration (`calibration.fit` on
+    the `fitted_on` split's curve); by_source: {source: {split: (labels, raw)}}, measured
+    with the same fit (one calibration serves every source, as on the device), adds
+    `sources` and calibration_by_source.png (each source's last split, test if evaluated)."""
+    found = {**fitted.as_dict(), "fitted_on": fitted_on, "bins": calibration.BINS,
+             "splits": figures(curves, fitted)}
+    write_diagram(os.path.join(workdir, DIAGRAM), curves, fitted)
+    if by_source:
+        found["sources"] = {name: figures(split_curves, fitted)
+                            for name, split_curves in by_source.items()}
+        shown = {}
+        for name, split_curves in by_source.items():
+            split = "test" if "test" in split_curves else list(split_curves)[-1]
+            shown[f"{name} {split}"] = split_curves[split]
+        write_diagram(os.path.join(workdir, BY_SOURCE_DIAGRAM), shown, fitted)
     return found
 
 

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from dfd.common import metrics
+from dfd.common import calibration, metrics
 from dfd.evaluate import calibration_report, robustness
 from dfd.evaluate.run_folder import load_config, load_model, read_history
 from dfd.train import pipeline
@@ -166,8 +166,9 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
     if robust or previous.get("robustness"):
         report["robustness"] = {**previous.get("robustness", {}), **robust}
     fit_on = report["selected_on"]  # calibration.png and ECE/Brier before and after
-    report["calibration"] = calibration_report.write(workdir, curves, fit_on, curves.get(
-        fit_on) or evaluate_splits(model, config, [fit_on])[1][fit_on])
+    fit_curve = curves.get(fit_on) or evaluate_splits(model, config, [fit_on])[1][fit_on]
+    report["calibration"] = calibration_report.write(workdir, curves,
+                                                     calibration.fit(*fit_curve), fit_on)
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     write_plots(workdir, results, curves, read_history(workdir))

@@ -18,8 +18,15 @@ def overconfident(examples, seed):
 
 def test_report_fits_on_validation_and_measures_every_split(tmp_path):
     curves = {"validation": overconfident(1000, 0), "test": overconfident(1000, 1)}
-    found = calibration_report.write(str(tmp_path), curves, "validation", curves["validation"])
+    fitted = calibration.fit(*curves["validation"])
+    by_source = {"a": {"validation": overconfident(500, 2), "test": overconfident(500, 3)},
+                 "b": {"test": overconfident(500, 4)}}
+    found = calibration_report.write(str(tmp_path), curves, fitted, "validation", by_source)
     assert (tmp_path / "calibration.png").stat().st_size > 10_000
+    assert (tmp_path / "calibration_by_source.png").stat().st_size > 10_000
+    assert set(found["sources"]) == {"a", "b"} and set(found["sources"]["a"]) == {
+        "validation", "test"}
+    assert found["sources"]["b"]["test"]["after"]["ece"] < 0.05
     assert found["method"] == "platt" and found["fitted_on"] == "validation"
     for split in curves:
         pair = found["splits"][split]
