@@ -17,7 +17,7 @@ from dfd.evaluate import run_folder
 from dfd.evaluate.report import source_images
 from dfd.lite.detector import Detector
 from dfd.lite.kernels import GOLDEN
-from dfd.train import pipeline
+from dfd.train import pipeline, sources as sources_lib
 from dfd.export import (face_detector, golden, model_card, parity, saved_model,
                         tflite)
 
@@ -33,17 +33,28 @@ def tflite_name(precision: str) -> str:
     return f"model_{precision}.tflite"
 
 
+def source_pairs(config: dict) -> list[tuple[str, str]]:
+    """(name, data_dir) of every source the run (or the export's --data_dir) names."""
+    return [(s.name, s.data_dir) for s in sources_lib.from_config(config)]
+
+
 def pixel_batches(config: dict, split: str, batch_size: int = 64):
+    """The split of every source, source after source, in file order."""
     cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=batch_size,
-                              cache="none", augment=())
-    return pipeline.build_dataset(config["data_dir"], split, cfg, training=False,
-                              dataset=config["dataset"])
+                                  cache="none", augment=())
+    return pipeline.union_dataset(source_pairs(config), split, cfg, dataset=config["dataset"])
 
 
 def calibration_images(config: dict, count: int):
-    """A callable yielding `count` train-split images, as the converter asks for them."""
+    """A callable yielding `count` train-split images, as the converter asks for them:
+    taken from the sources in turn, so the int8 ranges see every source's pixels."""
+    cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=64,
+                                  cache="none", augment=())
+
     def images():
-        for batch, _ in pixel_batches(config, config.get("train_split", "train")):
+        ds = pipeline.round_robin_dataset(source_pairs(config), config.get("train_split", "train"),
+                                          cfg, dataset=config["dataset"])
+        for batch, _ in ds:
             for image in batch.numpy():
                 yield image
     return lambda: itertools.islice(images(), count)
@@ -84,7 +95,7 @@ def bytes_signature_difference(config: dict, signatures: dict, split: str,
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    found = pipeline.builder(config["data_dir"], config["dataset"])
+    found = pipeline.builder(source_pairs(config)[0][1], config["dataset"])  # reference's first
     raw = found.as_dataset(split, shuffle_files=False,
                              decoders={"image": tfds.decode.SkipDecoding()})
     encoded = [ex["image"] for ex in itertools.islice(tfds.as_numpy(raw), BYTES_CHECK_EXAMPLES)]
@@ -113,7 +124,9 @@ def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     detectors = {precision: Detector(os.path.join(out, tflite_name(precision)))
                  for precision in ROBUSTNESS_PRECISIONS}
     reports = robustness.score_suites(
-        source_images(config, split), robustness.SUITES[suite],
+        itertools.chain.from_iterable(source_images(data_dir, config["dataset"], split)
+                                      for _, data_dir in source_pairs(config)),
+        robustness.SUITES[suite],
         lambda rgb: preprocess.preprocess(rgb, size),
         {precision: scorer(detector) for precision, detector in detectors.items()},
         {precision: detector.threshold for precision, detector in detectors.items()})
@@ -147,18 +160,23 @@ def float32_twin(model, config: dict):
 
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                    parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
-                   robustness_suite: str = "none", data_dir: str | None = None,
+                   robustness_suite: str = "none", data_dirs: list[str] | None = None,
                    faces: str = "full_range") -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
-    `data_dir` replaces the data dir in the run's config.json (the data moved). Raises
+    `data_dirs` replace the run's own data dirs one for one (the data moved). Raises
     parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
     writing any .tflite when the model needs non-builtin ops, and pipeline.SplitError before
     writing anything when --parity_split is not in the data, and
     face_detector.FaceDetectorError before writing anything when `faces` cannot be found.
     """
-    config = run_folder.load_config(workdir, data_dir)
-    pipeline.require_splits(config["data_dir"], config["dataset"], "parity_split", [parity_split])
+    config = run_folder.load_config(workdir, data_dirs)
+    found = run_folder.moved_sources(config, data_dirs)
+    config = {**config, "sources": sources_lib.describe(found),
+              "data_dir": [s.data_dir for s in found]}
+    for source in found:
+        pipeline.require_splits(source.data_dir, config["dataset"], "parity_split",
+                                [parity_split])
     model, checkpoint = run_folder.load_model(workdir)
     model = float32_twin(model, config)
     metrics_path = os.path.join(workdir, "metrics.json")

@@ -50,6 +50,9 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         "training": {
             "dataset": config["dataset"],
             "data_dir": config["data_dir"],
+            "sources": config.get("sources", []),
+            "metrics_by_source": {name: entry.get("splits", {})
+                                  for name, entry in report.get("sources", {}).items()},
             "train_split": config.get("train_split"),
             "selected_on": config.get("eval_split"),
             "checkpoint": report.get("checkpoint"),
