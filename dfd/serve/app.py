@@ -30,8 +30,10 @@ from dfd.lite.explain import Explainer, attach
 
 DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
 DEFAULT_MAX_DECODES = 2
-"""Images decoded at once. The gate lets one 40 MP image cost about 200 MB while it is
-decoded, so two at a time keep the server's worst case within its 1 GB budget (README)."""
+"""Images decoded at once. The gate refuses any image whose decode it estimates above
+256 MiB (dfd.imaging.gate.MAX_DECODED_BYTES; the worst allowed images measured 260-273 MB
+over idle), so two at a time keep the server's worst case within its 1 GB budget
+(docs/security.md)."""
 
 MAX_FILES_PER_FORM = 16
 """Images in one page form; the page's own script sends one image per request."""
