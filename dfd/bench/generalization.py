@@ -161,11 +161,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip_all", action="store_true",
                         help="only the left-out runs, not the one trained on every family")
     parser.add_argument("--only_left_out", default=None,
-                        help="comma-separated families to leave out (default: each in turn)")
+                        help="comma-separated families to leave out (default: each in turn; "
+                             "empty: none, only the run trained on every family)")
     args = parser.parse_args(argv)
     families = args.families.split(",")
     data_dirs = {f: built(args.shared, args.out, f) for f in families}
-    left_out = args.only_left_out.split(",") if args.only_left_out else families
+    left_out = families if args.only_left_out is None else [
+        f for f in args.only_left_out.split(",") if f]
     rows = []
     for spec in args.recipe:
         name, flagfile, *extra = spec.split(":")
