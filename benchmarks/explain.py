@@ -1,6 +1,6 @@
 """Explain benchmark: milliseconds per explained crop, and batching against a loop.
 
-    python -m dfd.bench.explain --export=DIR [--image=JPEG] [--repeats=20] [--grid=8]
+    python -m benchmarks.explain --export=DIR [--image=JPEG] [--repeats=20] [--grid=8]
         [--batched_from=CHECKPOINT.keras] [--out=FILE.json]
 
 For the float32 and int8 files of an export, at 1 thread and at all the cores this process
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         with open(args.image, "rb") as f:
             data = f.read()
     else:
-        from dfd.bench.serve_load import generated_images
+        from benchmarks.serve_load import generated_images
         data = generated_images(1)[0]
     all_threads = default_threads()
     results = {"command": " ".join(sys.argv), "load_average_at_start": os.getloadavg(),
