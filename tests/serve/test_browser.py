@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import TF_ENV, jpeg_bytes
-from dfd.face_photos.serve_load import free_port, wait_healthy
+from support.server import free_port, wait_healthy
 from dfd.lite.detector import Detector
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
