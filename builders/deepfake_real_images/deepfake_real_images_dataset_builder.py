@@ -47,7 +47,12 @@ def _sha256(path: str) -> str:
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """Kaggle deepfake-and-real-images, read from a manual download."""
+    """Kaggle deepfake-and-real-images, read from a manual download.
+
+    Besides TFDS's documented methods it overrides `_download_and_prepare`,
+    `_process_pipeline_result`, `_log_download_bytes` and `_log_download_done` and sets
+    `pkg_dir_path`, TFDS internals with no public equivalent: tests/test_framework_hooks.py
+    checks each against the installed TFDS, and setup.cfg caps its version."""
 
     VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {

@@ -23,6 +23,7 @@ import threading
 import flask
 from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge,
                                  UnprocessableEntity, UnsupportedMediaType)
+from werkzeug.formparser import FormDataParser
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
@@ -50,13 +51,23 @@ STATUS_OF = (
 log = logging.getLogger("dfd.serve")
 
 
-class InMemoryRequest(flask.Request):
-    """Werkzeug spools uploads over 500 KB to a temporary file; here they stay in memory
-    (the size cap bounds how much), so no upload ever touches the disk."""
+def memory_stream(total_content_length, content_type, filename=None, content_length=None):
+    """Where a form's file part is written: memory, whatever its size."""
+    return io.BytesIO()
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None,
-                         content_length=None):
-        return io.BytesIO()
+
+class InMemoryFormParser(FormDataParser):
+    """Werkzeug's form parser spools file parts over 500 KB to a temporary file; this one
+    keeps them in memory (the size cap bounds how much), so no upload touches the disk.
+    Werkzeug documents both hooks: the parser's `stream_factory` and the request's
+    `form_data_parser_class`."""
+
+    def __init__(self, stream_factory=None, *args, **kwargs):
+        super().__init__(memory_stream, *args, **kwargs)
+
+
+class InMemoryRequest(flask.Request):
+    form_data_parser_class = InMemoryFormParser
 
 
 def status_for(error: imageio.ImageError) -> int:

@@ -131,7 +131,7 @@ def test_runtime_classifies_where_tensorflow_cannot_be_imported(tiny_export, tin
 def test_hostile_files_each_get_their_own_error(tiny_export, tmp_path):
     """Every crafted hostile class among good images: one line each, no traceback, the
     summary printed, the good image after them still classified."""
-    from dfd.bench import hostile
+    from support import hostile
     folder = tmp_path / "hostile"
     folder.mkdir()
     cases = hostile.cases()

@@ -139,13 +139,13 @@ def test_faces_are_judged_as_dfd_lite_judges_them(tiny_export, shared_set, tmp_p
     import numpy as np
     from PIL import Image
 
-    from dfd.bench import faces as bench
+    from support import face_photos
 
     crops = [Image.open(sorted((shared_set(name) / "Test" / "Real").iterdir())[0])
-             .convert("RGB") for name in bench.SETS]
+             .convert("RGB") for name in face_photos.SETS]
     folder = tmp_path / "photos"
     folder.mkdir()
-    photo, truths = bench.compose(np.random.default_rng(5), crops, 1200, 900, [220, 300])
+    photo, truths = face_photos.compose(np.random.default_rng(5), crops, 1200, 900, [220, 300])
     photo.save(folder / "two_people.jpg", quality=92)
     Image.fromarray(np.full((300, 400, 3), 90, np.uint8)).save(folder / "wall.jpg")
     model = tiny_export / "model_int8.tflite"

@@ -1,6 +1,6 @@
 """Leave one family out: how well a recipe carries over to a kind of fake it never saw.
 
-    python -m dfd.bench.generalization --shared=../shared/data --out=runs/lofo \
+    python -m benchmarks.generalization --shared=../shared/data --out=runs/lofo \
         --recipe=NAME:FLAGFILE[:FLAG...] [--recipe=...] [--epochs=5] \
         [--families=dfdc_faces,celeba_stylegan,rff160] [--skip_all]
 
@@ -35,7 +35,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 def built(shared: str, out: str, family: str) -> str:
     """The family's TFDS data dir, built once under --out/data/FAMILY (so the source is named
     after the family)."""
-    from dfd.bench.quality import build_set
+    from benchmarks.quality import build_set
 
     source = os.path.join(shared, family)
     if not os.path.isdir(source):
