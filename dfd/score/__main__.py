@@ -17,17 +17,16 @@ import logging
 import os
 import sys
 
-from dfd.imaging.gate import MAX_FILE_BYTES
-from dfd.lite.detector import FACES, Detector, ModelError
-from dfd.lite.faces import DEFAULT_MIN_FACE
-from dfd.lite.interpreter import KERNELS, NoInterpreterError
+from dfd.lite import options
+from dfd.lite.detector import Detector, ModelError
+from dfd.lite.interpreter import NoInterpreterError
 from dfd.score import bundle, outputs
 
 LOGS_ENV = "DFD_FRAMEWORK_LOGS"
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="dfd-score", description=__doc__.split("\n")[0],
         epilog="Other arguments are passed to Beam as pipeline options.")
     parser.add_argument("--model", required=True,
@@ -39,26 +38,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--output", required=True,
                         help="output prefix: writes PREFIX-SSSSS-of-NNNNN.jsonl (.parquet)")
     parser.add_argument("--format", choices=outputs.FORMATS, default="jsonl")
-    parser.add_argument("--threshold", default=None,
-                        help="a number or a model.json threshold name (as dfd-lite)")
-    parser.add_argument("--kernels", choices=KERNELS, default="auto",
-                        help="CPU kernels on each worker, as dfd-lite's --kernels")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="interpreter threads per worker process (default 1: Beam "
-                             "scales with processes, one per core)")
-    parser.add_argument("--batch_size", type=int, default=64,
-                        help="largest batch RunInference hands one interpreter")
-    parser.add_argument("--faces", choices=FACES, default="auto",
-                        help="as dfd-lite: auto judges each face the bundle's detector finds, "
-                             "else the whole image; on faces only; off the whole image")
-    parser.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
-                        help="smallest face searched for, in photo pixels (as dfd-lite)")
-    parser.add_argument("--max_file_mb", type=float, default=MAX_FILE_BYTES / (1024 * 1024),
-                        help="larger files are refused unread, as dfd-lite refuses them")
+    options.add_model_options(
+        parser, threads_default=1,
+        threads_help="interpreter threads per worker process (default 1: Beam scales with "
+                     "processes, one per core)",
+        kernels_help="CPU kernels on each worker, as dfd-lite's --kernels")
+    options.BATCH_SIZE.add(parser)
     args, beam_args = parser.parse_known_args(argv)
-    for name in ("threads", "batch_size", "max_file_mb", "min_face"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name} must be positive")
     return args, beam_args
 
 
@@ -118,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                               faces=args.faces, min_face=args.min_face)
     p = beam.Pipeline(options=options)
     scoring.build(p, args.input, handler, args.output, args.format,
-                  int(args.max_file_mb * 1024 * 1024))
+                  options.max_bytes(args))
     result = p.run()
     result.wait_until_finish()
     totals = scoring.counts(result)

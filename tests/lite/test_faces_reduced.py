@@ -44,6 +44,19 @@ def test_no_strip_converted_is_more_than_its_share_of_the_photo(monkeypatch):
     assert max(w * h for w, h in converted) == 900 * 3 * reduced.STRIP_BLOCKS
 
 
+def test_factor_one_still_converts_strip_by_strip(monkeypatch):
+    """A --min_face below ~46 px makes the factor 1; the photo is still never converted
+    whole (issue 25, case 8: a 40 MP 16-bit PNG peaked at 427 MB over idle)."""
+    converted = []
+
+    def recording(image):
+        converted.append(image.size)
+        return to_rgb(image)
+    monkeypatch.setattr(reduced, "to_rgb", recording)
+    reduced.reduced_rgb(photo("I;16", 900, 1200), 1)
+    assert max(w * h for w, h in converted) == 900 * reduced.STRIP_BLOCKS
+
+
 @pytest.mark.parametrize("width,height,finest,size,factor", [
     (6324, 6324, 533.3, 192, 2),   # 40 MP: windows down to 533 px, read at 192
     (1000, 800, 533.3, 192, 2),
