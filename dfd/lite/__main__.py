@@ -28,9 +28,8 @@ from dfd.common import spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite import options
-from dfd.lite.detector import NO_FACE, Detector, ModelError
+from dfd.lite.detector import NO_FACE, Detector
 from dfd.lite.explain import GRID, Explainer, attach
-from dfd.lite.interpreter import NoInterpreterError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 """Files picked up inside a folder. A file named on the command line is always tried: its
@@ -133,11 +132,8 @@ def check_explain_args(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        detector = Detector(args.model, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
-    except (ModelError, NoInterpreterError) as e:
-        print(f"dfd-lite: {e}", file=sys.stderr)
+    detector = options.open_detector("dfd-lite", args.model, args)
+    if detector is None:
         return 2
     print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)

@@ -167,6 +167,24 @@ def add_model_options(parser: argparse.ArgumentParser, *, threads_flag: str = "-
     MAX_FILE_MB.add(parser)
 
 
+def detector_settings(args: argparse.Namespace) -> dict:
+    """The Detector's keyword arguments from `add_model_options`' flags."""
+    return {"threads": args.threads, "threshold": args.threshold, "kernels": args.kernels,
+            "faces": args.faces, "min_face": args.min_face}
+
+
+def open_detector(prog: str, model_path: str, args: argparse.Namespace):
+    """The Detector these flags ask for, or None after one line on stderr saying why the
+    model cannot be used (the caller exits 2)."""
+    from dfd.lite.detector import Detector, ModelError
+    from dfd.lite.interpreter import NoInterpreterError
+    try:
+        return Detector(model_path, **detector_settings(args))
+    except (ModelError, NoInterpreterError, OSError) as e:
+        print(f"{prog}: {e}", file=sys.stderr, flush=True)
+        return None
+
+
 def deprecated(prog: str, old: str, new: str, note: str = "") -> None:
     print(f"{prog}: {old} is deprecated and will be removed in the next release: use {new}"
           f"{note}", file=sys.stderr, flush=True)

@@ -17,9 +17,8 @@ import logging
 import os
 import sys
 
+from dfd.common.checksums import sha256_file
 from dfd.lite import options
-from dfd.lite.detector import Detector, ModelError
-from dfd.lite.interpreter import NoInterpreterError
 from dfd.score import bundle, outputs
 
 LOGS_ENV = "DFD_FRAMEWORK_LOGS"
@@ -83,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     from dfd.score import pipeline as scoring
     from dfd.score.handler import DetectorHandler
 
-    options = pipeline_options(beam_args)
+    beam_options = pipeline_options(beam_args)
     try:  # on the driver first, so an unusable model fails here and not on every worker
         local = bundle.local_model(args.model)
-        detector = Detector(local, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
-        sha256 = bundle.sha256_of(local)
-    except (ModelError, NoInterpreterError, OSError) as e:
-        print(f"dfd-score: {e}", file=sys.stderr)
+        sha256 = sha256_file(local)
+    except (OSError, ValueError) as e:
+        print(f"dfd-score: {args.model}: {e}", file=sys.stderr)
+        return 2
+    detector = options.open_detector("dfd-score", local, args)
+    if detector is None:
         return 2
     problem = check_inputs(args.input)
     if problem:
@@ -99,10 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dfd-score: {os.path.basename(args.model)} sha256 {sha256[:12]}, threshold "
           f"{detector.threshold}; on this machine {detector.kernels} kernels: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
-    handler = DetectorHandler(args.model, threshold=args.threshold, kernels=args.kernels,
-                              threads=args.threads, max_batch_size=args.batch_size,
-                              faces=args.faces, min_face=args.min_face)
-    p = beam.Pipeline(options=options)
+    handler = DetectorHandler(args.model, max_batch_size=args.batch_size,
+                              **options.detector_settings(args))
+    p = beam.Pipeline(options=beam_options)
     scoring.build(p, args.input, handler, args.output, args.format,
                   options.max_bytes(args))
     result = p.run()

@@ -8,7 +8,6 @@ used where they are.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -55,7 +54,3 @@ def local_model(model_path: str) -> str:
             copy(os.path.basename(face_detector), required=False)
     return local
 
-
-def sha256_of(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -11,8 +11,6 @@ import logging
 import sys
 
 from dfd.lite import options
-from dfd.lite.detector import Detector, ModelError
-from dfd.lite.interpreter import NoInterpreterError
 from dfd.serve import allocator, server
 from dfd.serve.app import create_app
 
@@ -60,11 +58,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     allocator.limit_arenas()  # before the interpreter's and the request threads start
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        detector = Detector(args.model, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
-    except (ModelError, NoInterpreterError) as e:
-        print(f"dfd-serve: {e}", file=sys.stderr)
+    detector = options.open_detector("dfd-serve", args.model, args)
+    if detector is None:
         return 2
     max_upload_bytes = options.max_bytes(args)
     app = create_app(detector, max_upload_bytes, args.max_decodes)

@@ -78,7 +78,7 @@ def test_two_worker_processes_answer_as_dfd_lite_file_for_file(tiny_export, mixe
     assert sum("error" in r for r in lite.values()) == 4 and len(lite) == 20
     out = dfd_score(model, mixed_folder, tmp_path / "out" / "scores", *TWO_PROCESSES)
     assert out.returncode == 1, out.stderr[-3000:]
-    from dfd.score.bundle import sha256_of
+    from dfd.common.checksums import sha256_file as sha256_of
     assert_same_answers(lite, records(str(tmp_path / "out" / "scores-*.jsonl")),
                         sha256_of(str(model)))
     assert "16 classified" in out.stderr and "4 failed" in out.stderr
@@ -95,7 +95,7 @@ def test_parquet_output_holds_the_same_answers(tiny_export, mixed_folder, tmp_pa
     out = dfd_score(model, mixed_folder, tmp_path / "pq", "--format=parquet",
                     "--runner=DirectRunner")
     assert out.returncode == 1, out.stderr[-3000:]
-    from dfd.score.bundle import sha256_of
+    from dfd.common.checksums import sha256_file as sha256_of
     assert_same_answers(lite, records(str(tmp_path / "pq-*.parquet")), sha256_of(str(model)))
 
 
@@ -156,7 +156,7 @@ def test_faces_are_judged_as_dfd_lite_judges_them(tiny_export, shared_set, tmp_p
     people = lite[str(folder / "two_people.jpg")]
     assert people["judged"] == "faces" and len(people["faces"]) == len(truths)
     assert lite[str(folder / "wall.jpg")]["judged"] == "whole image"
-    from dfd.score.bundle import sha256_of
+    from dfd.common.checksums import sha256_file as sha256_of
     for fmt in ("jsonl", "parquet"):
         scored = dfd_score(model, folder, tmp_path / fmt / "scores", f"--format={fmt}",
                            "--runner=DirectRunner")

@@ -10,12 +10,12 @@ square crop the classifier should judge.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 import numpy as np
 from PIL import Image
 
+from dfd.common.checksums import sha256_file
 from dfd.lite import options
 from dfd.lite.faces import reduced, search
 from dfd.lite.faces.crop import crop_square
@@ -59,11 +59,6 @@ class Face:
     """(top, left, side) of the square the classifier judges."""
 
 
-def _sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 class FaceFinder:
     """The bundle's face detector; not thread-safe (the Detector calls it under its lock)."""
 
@@ -72,7 +67,7 @@ class FaceFinder:
         path = os.path.join(bundle_dir, config.get("file", ""))
         if not config.get("file") or not os.path.isfile(path):
             raise FaceModelMissing(f"face detector {path} named by model.json does not exist")
-        if config.get("sha256") and _sha256(path) != config["sha256"]:
+        if config.get("sha256") and sha256_file(path) != config["sha256"]:
             raise FaceModelError(f"face detector {path} does not match the sha256 in "
                                  f"model.json: the file is damaged or from another bundle")
         self.path, self.config = path, config
