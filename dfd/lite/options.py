@@ -144,8 +144,8 @@ def threshold(text: str) -> float | str:
 def add_model_options(parser: argparse.ArgumentParser, *, threads_flag: str = "--threads",
                       threads_default: int | None = None, threads_help: str | None = None,
                       kernels_help: str | None = None) -> None:
-    """--threshold, --kernels, --faces, --min_face, --max_file_mb and the interpreter
-    threads: how a Detector is opened, the same in every program."""
+    """--threshold, --kernels, --faces, --min_face, --allow_failed_gate, --max_file_mb and
+    the interpreter threads: how a Detector is opened, the same in every program."""
     from dfd.lite.detector import FACES
     from dfd.lite.interpreter import KERNELS
     THREADS.add(parser, threads_flag, default=threads_default, help=threads_help,
@@ -164,13 +164,18 @@ def add_model_options(parser: argparse.ArgumentParser, *, threads_flag: str = "-
                              "when any is found, else the whole image; on = faces only (no "
                              "face, no verdict); off = the whole image")
     MIN_FACE.add(parser)
+    parser.add_argument("--allow_failed_gate", action="store_true",
+                        help="run a model whose export gate failed or never ran (model.json "
+                             "records it per artifact) anyway; said on stderr, in /healthz "
+                             "and the page footer")
     MAX_FILE_MB.add(parser)
 
 
 def detector_settings(args: argparse.Namespace) -> dict:
     """The Detector's keyword arguments from `add_model_options`' flags."""
     return {"threads": args.threads, "threshold": args.threshold, "kernels": args.kernels,
-            "faces": args.faces, "min_face": args.min_face}
+            "faces": args.faces, "min_face": args.min_face,
+            "allow_failed_gate": args.allow_failed_gate}
 
 
 def open_detector(prog: str, model_path: str, args: argparse.Namespace):
@@ -179,10 +184,14 @@ def open_detector(prog: str, model_path: str, args: argparse.Namespace):
     from dfd.lite.detector import Detector, ModelError
     from dfd.lite.interpreter import NoInterpreterError
     try:
-        return Detector(model_path, **detector_settings(args))
+        detector = Detector(model_path, **detector_settings(args))
     except (ModelError, NoInterpreterError, OSError) as e:
         print(f"{prog}: {e}", file=sys.stderr, flush=True)
         return None
+    if detector.gate_note:
+        print(f"{prog}: running anyway (--allow_failed_gate): {detector.gate_note}",
+              file=sys.stderr, flush=True)
+    return detector
 
 
 def deprecated(prog: str, old: str, new: str, note: str = "") -> None:
