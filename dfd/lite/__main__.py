@@ -13,6 +13,13 @@ Plain argparse, not absl: the device installs numpy, pillow and the interpreter,
 `--explain --explain_dir=DIR` also writes, per judged crop, a PNG of where it looks fake
 (`dfd.lite.explain`: the crop with an occlusion heat map over it) into DIR and adds
 `"explain": {"png": PATH, "crop", "grid", "max_drop", "hottest", "drops", ...}` to the line.
+Each PNG is written atomically under its final name, never through a link planted there
+(`dfd.common.atomic`).
+
+File names are bytes: a name that is not valid UTF-8 is carried as Python decodes it
+(surrogateescape) and `json.dumps` writes its undecodable bytes as `\\udcXX` escapes, so
+every line stays valid ASCII JSON and `os.fsencode(json.loads(line)["file"])` gives the
+exact bytes back; `dfd-score` writes the same in JSON lines.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import os
 import sys
 from typing import Iterator
 
-from dfd.common import spec
+from dfd.common import atomic, spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite import options
@@ -61,9 +68,8 @@ def classify_one(detector: Detector, path: str, max_bytes: int,
 
     def write_png(heat, face):
         png = os.path.join(explain_dir, explain_name(path, "" if face is None else f"face{face}"))
-        try:
-            with open(png, "wb") as f:
-                f.write(heat.overlay_png())
+        try:  # never through a link planted at that name (dfd.common.atomic)
+            atomic.write_bytes(png, heat.overlay_png())
         except OSError as e:  # the verdict stands; only its picture is lost
             failed.append(png)
             return {"error": f"cannot write {png}: {e.strerror or e}"}
@@ -83,8 +89,9 @@ def explain_name(path: str, crop: str = "") -> str:
     """The PNG's name in --explain_dir: the image's name, then a digest of its absolute
     path, so photos of the same name in different folders never overwrite each other and a
     rerun rewrites the same files. `crop` tells crops of one photo apart (faces)."""
-    digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]
-    stem = os.path.splitext(os.path.basename(path))[0]
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:10]
+    # At most 100 bytes of the name, so the PNG's name stays under the usual 255-byte limit.
+    stem = os.fsdecode(os.fsencode(os.path.splitext(os.path.basename(path))[0])[:100])
     return f"{stem}-{digest}{'-' + crop if crop else ''}.png"
 
 

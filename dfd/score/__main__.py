@@ -64,13 +64,13 @@ def pipeline_options(beam_args: list[str]):
 
 def check_inputs(globs: list[str]) -> str | None:
     """A message naming the first glob that matches nothing, else None."""
-    from apache_beam.io.filesystems import FileSystems
+    from dfd.score import reading
     for pattern in globs:
         try:
-            (match,) = FileSystems.match([pattern], limits=[1])
+            found = next(reading.match(pattern), None)
         except Exception as e:  # noqa: BLE001 - a bad scheme or bucket is the user's to fix
             return f"--input={pattern}: {e}"
-        if not match.metadata_list:
+        if found is None:
             return f"--input={pattern} matches no file"
     return None
 

@@ -212,6 +212,24 @@ def test_cli_grid_beyond_its_range_is_one_line_before_any_image(patch_models, tm
 
 
 @pytest.mark.slow
+def test_cli_never_writes_through_a_link_planted_at_the_png_name(patch_models, tmp_path):
+    """Issue 25, case 9: the PNG's name is predictable, so a link there must not be followed."""
+    out = tmp_path / "maps"
+    out.mkdir()
+    image = tmp_path / "x.png"
+    image.write_bytes(encode(patch_image(), "PNG"))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / explain_png_name(image)).symlink_to(victim)
+    code, lines, _ = dfd_lite(patch_models / "patch_float32.tflite", image, "--explain",
+                              f"--explain_dir={out}", "--explain_grid=4")
+    assert code == 0 and victim.read_text() == "keep me"
+    png = out / explain_png_name(image)
+    assert not png.is_symlink() and png.read_bytes().startswith(b"\x89PNG")
+    assert lines[0]["explain"]["png"] == str(png)
+
+
+@pytest.mark.slow
 def test_cli_unwritable_png_keeps_the_verdict_and_fails_the_run(patch_models, tmp_path):
     out = tmp_path / "maps"
     out.mkdir()
