@@ -9,7 +9,6 @@ Adding `--beam_pipeline_options=runner=...` builds the same examples as a Beam p
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import tensorflow_datasets as tfds
@@ -43,7 +42,7 @@ def _sha256(path: str) -> str:
     if not source_files.is_remote(path):
         return sha256_file(path)
     with tfds.core.Path(path).open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        return sha256_file(f)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):

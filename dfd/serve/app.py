@@ -150,6 +150,9 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
 
     @app.get("/healthz")
     def healthz():
+        if model.get("gate_note"):  # served on --allow_failed_gate: say so to every probe
+            return flask.jsonify(status="ok", model=model,
+                                 warning=f"--allow_failed_gate: {model['gate_note']}")
         return flask.jsonify(status="ok", model=model)
 
     @app.post("/api/classify")
