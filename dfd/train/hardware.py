@@ -55,12 +55,27 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+PRECISIONS = ("mixed_bfloat16", "mixed_float16", "float32")
+"""Keras dtype policies --mixed_precision may name, besides auto (and on/off, the older
+spellings of mixed_float16 and float32, kept so that older flags.txt files still repeat)."""
+
+
 def choose_precision(flag: str, capabilities: list[tuple[int, int]]) -> str:
-    """'mixed_float16' or 'float32'. auto: only if every GPU has tensor cores (>= 7.0)."""
+    """The Keras dtype policy for --mixed_precision=flag on GPUs of these capabilities.
+
+    auto picks what the slowest GPU computes fast: bfloat16 from Ampere (8.0) on, which has
+    float32's exponent range and so needs no loss scaling; float16 on Volta and Turing
+    (7.x), whose tensor cores lack bfloat16 (dfd.train.loss_scaling scales its loss); float32
+    without tensor cores or without a GPU, where mixed precision only adds casts.
+    """
+    if flag in PRECISIONS:
+        return flag
     if flag == "on":
         return "mixed_float16"
     if flag == "off":
         return "float32"
+    if capabilities and all(cap >= (8, 0) for cap in capabilities):
+        return "mixed_bfloat16"
     if capabilities and all(cap >= (7, 0) for cap in capabilities):
         return "mixed_float16"
     return "float32"
