@@ -93,3 +93,28 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type == "chief" or (task_type == "worker" and task_id == 0
                                     and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def input_position(cluster: dict, task_type: str, task_id: int) -> tuple[int, int]:
+    """(this task's input pipeline, number of them) in a cluster spec such as TF_CONFIG's:
+    one per chief and worker, the chief first, as tf.distribute numbers them; (0, 1) for a
+    task that trains on no input of its own."""
+    tasks = ([("chief", i) for i in range(len(cluster.get("chief", [])))]
+             + [("worker", i) for i in range(len(cluster.get("worker", [])))])
+    if (task_type, task_id) not in tasks:
+        return 0, 1
+    return tasks.index((task_type, task_id)), len(tasks)
+
+
+def input_context(strategy: tf.distribute.Strategy) -> tf.distribute.InputContext | None:
+    """This worker's share of the training input in a multi-worker run (None otherwise):
+    dfd.train.pipeline reads only that share, so N workers together read the split once."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return None
+    index, count = input_position(resolver.cluster_spec().as_dict(), resolver.task_type,
+                                  resolver.task_id)
+    if count < 2:
+        return None
+    return tf.distribute.InputContext(num_input_pipelines=count, input_pipeline_id=index,
+                                      num_replicas_in_sync=strategy.num_replicas_in_sync)

@@ -188,8 +188,9 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
             json.dump(config, f, indent=2, sort_keys=True)
 
     train_info = pipeline.split_info(settings.data_dir, settings.train_split, settings.dataset)
-    train_ds = pipeline.build_dataset(settings.data_dir, settings.train_split, pipeline_config, training=True,
-                                  dataset=settings.dataset)
+    train_ds = pipeline.build_dataset(settings.data_dir, settings.train_split, pipeline_config,
+                                      training=True, dataset=settings.dataset,
+                                      input_context=hardware.input_context(strategy))
     eval_ds = pipeline.build_dataset(settings.data_dir, settings.eval_split, pipeline_config, training=False,
                                  dataset=settings.dataset)
     steps_per_epoch = math.ceil(train_info["num_examples"] / settings.batch_size)

@@ -40,16 +40,6 @@ def test_tf_config_worker_count():
 
 @pytest.mark.parametrize("policy,compute", [("mixed_float16", "float16"),
                                             ("mixed_bfloat16", "bfloat16")])
-@pytest.mark.parametrize("policy,compute", [("mixed_float16", "float16"),
-                                            ("mixed_bfloat16", "bfloat16")])
-def test_input_position_numbers_the_chief_first():
-    cluster = {"chief": ["c:1"], "worker": ["a:2", "b:3"]}
-    assert hardware.input_position(cluster, "chief", 0) == (0, 3)
-    assert hardware.input_position(cluster, "worker", 1) == (2, 3)
-    assert hardware.input_position({"worker": ["a:2", "b:3"]}, "worker", 0) == (0, 2)
-    assert hardware.input_position(cluster, "evaluator", 0) == (0, 1)
-
-
 @pytest.mark.parametrize("name", models.names())
 def test_mixed_precision_model_keeps_a_float32_output(name, policy, compute):
     hardware.apply_precision(policy)
@@ -71,3 +61,11 @@ def test_only_float16_is_loss_scaled(policy, scaled):
     """bfloat16 has float32's exponent range: its gradients do not underflow unscaled."""
     optimizer = loss_scaling.wrap(keras.optimizers.SGD(0.1), policy)
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == scaled
+
+
+def test_input_position_numbers_the_chief_first():
+    cluster = {"chief": ["c:1"], "worker": ["a:2", "b:3"]}
+    assert hardware.input_position(cluster, "chief", 0) == (0, 3)
+    assert hardware.input_position(cluster, "worker", 1) == (2, 3)
+    assert hardware.input_position({"worker": ["a:2", "b:3"]}, "worker", 0) == (0, 2)
+    assert hardware.input_position(cluster, "evaluator", 0) == (0, 1)
