@@ -18,7 +18,7 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.common import spec  # noqa: E402
-from dfd.train import augment, models, pipeline, sources, trainer  # noqa: E402
+from dfd.train import augment, hardware, models, pipeline, sources, trainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()
@@ -171,8 +171,10 @@ flags.register_validator(
     '--cache must be "memory", "none" or a file prefix such as /fast/disk/cache/run '
     "(not a folder; the folder is created when missing).")
 
-flags.DEFINE_enum("mixed_precision", "auto", ["auto", "on", "off"],
-                  "auto = mixed_float16 only on GPUs of compute capability >= 7.0.")
+flags.DEFINE_enum("mixed_precision", "auto", ["auto", *hardware.PRECISIONS, "on", "off"],
+                  "Keras dtype policy. auto = mixed_bfloat16 on GPUs of compute capability "
+                  ">= 8.0 (no loss scaling), mixed_float16 on 7.x (loss-scaled), float32 "
+                  "otherwise; on/off = mixed_float16/float32.")
 flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "auto = multi_worker when TF_CONFIG names workers, mirrored on >1 GPU.")
 
