@@ -97,11 +97,11 @@ def robustness_scores(model, config: dict, data_dir: str, split: str, suite: str
     size = config["image_size"]
     # Graph mode, traced once for every batch size: the degradations (Pillow, shared with
     # the device's suite so that both judge the same pixels) stay on the host.
-    scores = tf.function(lambda images: model(images, training=False), input_signature=[
+    traced = tf.function(lambda images: model(images, training=False), input_signature=[
         tf.TensorSpec([None, size, size, 3], tf.float32)])
 
     def score_batch(images):
-        return scores(images.astype(np.float32)).numpy()
+        return traced(images.astype(np.float32)).numpy()
 
     scores, labels = robustness.raw_scores(
         source_images(data_dir, config["dataset"], split), robustness.SUITES[suite],
