@@ -205,7 +205,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             summary.add(record)
             if vetted.encoded is not None:
                 yield record.key, {"image": vetted.encoded, "label": class_name,
-                                   "file_name": name}
+                                   "file_name": split_report.printable(name)}
         report, class_counts = summary.result()
         self.info.metadata["splits"][split] = report
         self.info.metadata["class_counts"][split] = class_counts

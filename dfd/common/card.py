@@ -189,12 +189,8 @@ def validate(card, path: str = MODEL_CARD) -> dict:
         _artifact(check, f"{ARTIFACTS}.{name}", entry)
     if card.get(FACE_DETECTOR) is not None:
         _face_detector(check, card[FACE_DETECTOR])
-    if card.get(GOLDEN) is not None:
-        golden = check.object(GOLDEN, card[GOLDEN])
-        inputs = check.object(f"{GOLDEN}.inputs", golden.get("inputs"))
-        check.file_name(f"{GOLDEN}.inputs.file", inputs.get("file"))
-        check.sha256(f"{GOLDEN}.inputs.sha256", inputs.get("sha256"))
-        check.object(f"{GOLDEN}.outputs", golden.get("outputs"))
+    # GOLDEN is not checked here: a damaged golden section only costs XNNPACK (the builtin
+    # kernels run, the reason said), which `dfd.lite.kernels.golden_for` decides itself.
     for field in ("model", "dfd_version"):
         if field in card:
             check.string(field, card[field])

@@ -101,7 +101,6 @@ def mutate(keys, value):
     (["face_detector", "decoding", "x_scale"], 0, "x_scale must be a number above 0"),
     (["face_detector", "nms", "min_suppression_threshold"], 2, "min_suppression_threshold"),
     (["face_detector", "accept_score"], "high", "accept_score"),
-    (["golden", "inputs", "file"], "/tmp/x.npy", "golden.inputs.file must be a file name"),
     (["model"], 5, "model must be a string"),
 ])
 def test_wrong_typed_or_impossible_fields_are_named(keys, value, field):

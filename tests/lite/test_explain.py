@@ -211,13 +211,21 @@ def test_cli_grid_beyond_its_range_is_one_line_before_any_image(patch_models, tm
     assert "argument --explain_grid: " in err and "not '128'" in err
 
 
-@pytest.mark.slow
-def test_cli_never_writes_through_a_link_planted_at_the_png_name(patch_models, tmp_path):
-    """Issue 25, case 9: the PNG's name is predictable, so a link there must not be followed."""
+@pytest.fixture
+def photo_and_maps(tmp_path):
+    """A patch photo and an empty folder for its heat maps."""
     out = tmp_path / "maps"
     out.mkdir()
     image = tmp_path / "x.png"
     image.write_bytes(encode(patch_image(), "PNG"))
+    return image, out
+
+
+@pytest.mark.slow
+def test_cli_never_writes_through_a_link_planted_at_the_png_name(patch_models, tmp_path,
+                                                                 photo_and_maps):
+    """Issue 25, case 9: the PNG's name is predictable, so a link there must not be followed."""
+    image, out = photo_and_maps
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (out / explain_png_name(image)).symlink_to(victim)
@@ -230,11 +238,8 @@ def test_cli_never_writes_through_a_link_planted_at_the_png_name(patch_models, t
 
 
 @pytest.mark.slow
-def test_cli_unwritable_png_keeps_the_verdict_and_fails_the_run(patch_models, tmp_path):
-    out = tmp_path / "maps"
-    out.mkdir()
-    image = tmp_path / "x.png"
-    image.write_bytes(encode(patch_image(), "PNG"))
+def test_cli_unwritable_png_keeps_the_verdict_and_fails_the_run(patch_models, photo_and_maps):
+    image, out = photo_and_maps
     (out / explain_png_name(image)).mkdir()  # a folder where the PNG should go
     code, lines, _ = dfd_lite(patch_models / "patch_float32.tflite", image, "--explain",
                               f"--explain_dir={out}")

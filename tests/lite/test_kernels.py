@@ -71,14 +71,10 @@ def test_damaged_golden_inputs_force_builtin(bundle):
     assert "golden_inputs.npy does not match its sha256" in detector.kernel_choice.reason
 
 
-def test_malformed_golden_section_is_refused_naming_the_field(bundle):
-    """One check of model.json (dfd.common.card) refuses a damaged golden section before
-    anything runs, naming the field, instead of falling back to other kernels."""
-    from dfd.lite.detector import ModelError
-
+def test_malformed_golden_section_forces_builtin_without_a_traceback(bundle):
     edit_card(bundle, lambda card: card["golden"]["inputs"].pop("sha256"))
-    with pytest.raises(ModelError, match="golden.inputs.sha256"):
-        Detector(str(bundle / "model_int8.tflite"))
+    detector = Detector(str(bundle / "model_int8.tflite"))
+    assert detector.kernels == "builtin" and "malformed" in detector.kernel_choice.reason
 
 
 def test_without_golden_vectors_auto_says_so_and_runs_xnnpack(bundle, tmp_path):

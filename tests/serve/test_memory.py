@@ -21,7 +21,7 @@ def test_a_burst_of_worst_case_uploads_stays_within_the_memory_budget(tiny_expor
     env = {k: v for k, v in TF_ENV.items() if k != "MALLOC_ARENA_MAX"}
     server = subprocess.Popen(
         [sys.executable, "-m", "dfd.serve", f"--model={tiny_export / 'model_int8.tflite'}",
-         f"--port={port}", "--threads=4", "--faces=auto"],
+         f"--port={port}", "--request_threads=4", "--faces=auto"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy("127.0.0.1", port, server)
