@@ -183,7 +183,10 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
         server = subprocess.Popen(
             [sys.executable, "-m", "dfd.serve", f"--model={os.path.abspath(model)}",
              f"--port={port}", "--threads=4"],
-            cwd=sandbox, env={**os.environ, "TMPDIR": spool}, stdout=subprocess.PIPE,
+            # No bytecode cache: in a fresh clone the first request that imports a module
+            # lazily would write its .pyc, which is Python's, not an upload touching disk.
+            cwd=sandbox, env={**os.environ, "TMPDIR": spool, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True)
         log = []  # read through a pipe, so the server's own writes are only what it stores
         reader = threading.Thread(target=lambda: log.extend(server.stdout), daemon=True)
