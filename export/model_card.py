@@ -9,10 +9,15 @@ from a damaged one.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import dfd
+from dfd.common import atomic
+from dfd.common import card as card_schema
 from dfd.common import spec
+from dfd.common.card import (ARTIFACTS, GATE, P_FAKE_CALIBRATION, PREPROCESSING, THRESHOLDS,
+                             UNCERTAIN)
 from dfd.common.checksums import sha256_file, sha256_tree
 
 
@@ -41,30 +46,49 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
     if "eer_threshold" in validation:
         thresholds["eer_validation"] = validation["eer_threshold"]
     if "saved_model" in artifacts:  # its raw P(fake); each .tflite gets its own, calibrated
-        artifacts["saved_model"]["thresholds"] = thresholds
+        artifacts["saved_model"][THRESHOLDS] = thresholds
     return {
         "model": config["model"],
         "dfd_version": dfd.__version__,
         "output": "p_fake",
         "labels": list(spec.LABELS),
         "label_of_positive_class": spec.FAKE_LABEL,
-        "preprocessing": spec.describe(config["image_size"]),
+        PREPROCESSING: spec.describe(config["image_size"]),
         "p_fake": ("each .tflite file's P(fake) is calibrated on validation with its own "
-                   "fit (artifacts.<file>.p_fake_calibration), which the device runtime "
-                   "applies; its thresholds and uncertain band are in the same entry. The "
-                   "SavedModel answers the raw P(fake)."),
+                   f"fit (artifacts.<file>.{P_FAKE_CALIBRATION}), which the device runtime "
+                   f"applies; its {THRESHOLDS} and {UNCERTAIN} band are in the same entry. "
+                   "The SavedModel answers the raw P(fake)."),
         "training": {
             "dataset": config["dataset"],
             "data_dir": config["data_dir"],
+            "sources": config.get("sources", []),
+            "metrics_by_source": {name: entry.get("splits", {})
+                                  for name, entry in report.get("sources", {}).items()},
             "train_split": config.get("train_split"),
             "selected_on": config.get("eval_split"),
             "checkpoint": report.get("checkpoint"),
             "metrics": report.get("splits", {}),
         },
-        "artifacts": artifacts,
+        ARTIFACTS: artifacts,
     }
 
 
+def record_gate(card: dict, name: str, verdict: dict | None) -> None:
+    """Puts the export gate's verdict on artifact `name` (`dfd.common.card.GATE`): None
+    marks it "pending", written before the parity check so that an export stopped between
+    the two leaves a bundle the device refuses instead of one that looks judged."""
+    if verdict is None:
+        card[ARTIFACTS][name][GATE] = {"status": "pending", "failures": []}
+    else:
+        figures = {key: (None if isinstance(value, float) and not math.isfinite(value)
+                         else value) for key, value in verdict.items()}
+        card[ARTIFACTS][name][GATE] = {
+            **figures, "status": "passed" if verdict["passed"] else "failed"}
+
+
 def write(path: str, card: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True)
+    """Writes the card after the same check every device program runs on it, so the export
+    can never leave a card the device refuses to read. Replaced atomically: a reader never
+    sees half a card."""
+    card_schema.validate(card, path)
+    atomic.write_text(path, json.dumps(card, indent=2, sort_keys=True, allow_nan=False))

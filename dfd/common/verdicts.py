@@ -48,31 +48,27 @@ class Band:
 
 
 def parse_band(text: str) -> Band | None:
-    """--uncertain's value: "LOW,HIGH", or off/none for no band; ValueError naming it."""
+    """--uncertain's value: "LOW,HIGH", or off/none for no band; ValueError saying what is
+    wrong (the caller names the flag)."""
     if text.strip().lower() in BAND_OFF:
         return None
-    parts = text.split(",")
+    what = (f"must be LOW,HIGH (two numbers from 0 to 1, LOW <= HIGH) or off, not "
+            f"{text[:40]!r}")
     try:
-        low, high = (float(part) for part in parts)
+        low, high = (float(part) for part in text.split(","))
     except ValueError:
-        raise ValueError(f"--uncertain must be LOW,HIGH (two numbers in [0, 1]) or off, "
-                         f"not {text!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"--uncertain must be finite numbers, not {text!r}")
-    try:
-        return Band(low, high)
-    except ValueError as e:
-        raise ValueError(f"--uncertain={text}: {e}") from None
+        raise ValueError(what) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0.0 <= low <= high <= 1.0):
+        raise ValueError(what)
+    return Band(low, high)
 
 
 def band_of(entry: dict | None) -> Band | None:
-    """model.json's "uncertain" entry of an artifact as a Band (None when absent)."""
+    """An artifact's "uncertain" entry of model.json as a Band (None when absent); the
+    entry was checked by `dfd.common.card`."""
     if not entry:
         return None
-    try:
-        return Band(float(entry["low"]), float(entry["high"]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"the uncertain band {entry!r} is unusable: {e}") from None
+    return Band(float(entry["low"]), float(entry["high"]))
 
 
 def verdict(p_fake: float, threshold: float, band: Band | None = None) -> str:

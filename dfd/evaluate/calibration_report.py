@@ -82,10 +82,16 @@ def write(workdir: str, curves: dict, fitted: calibration.Calibration, fitted_on
     return found
 
 
-def summary_lines(found: dict) -> list[str]:
-    lines = []
-    for split, pair in found["splits"].items():
-        lines.append(f"{split}: ECE {pair['before']['ece']:.4f} -> {pair['after']['ece']:.4f}  "
-                     f"Brier {pair['before']['brier']:.4f} -> {pair['after']['brier']:.4f}  "
-                     f"(calibrated on {found['fitted_on']}, {found['method']})")
+def summary_lines(found: dict, sources: list[str] | tuple = ()) -> list[str]:
+    """A line per split of the union, then per split of each of `sources` (the sources
+    just evaluated) that has figures."""
+    def line(name, pair):
+        return (f"{name}: ECE {pair['before']['ece']:.4f} -> {pair['after']['ece']:.4f}  "
+                f"Brier {pair['before']['brier']:.4f} -> {pair['after']['brier']:.4f}  "
+                f"(calibrated on {found['fitted_on']}, {found['method']})")
+
+    lines = [line(split, pair) for split, pair in found.get("splits", {}).items()]
+    for source in sources:
+        for split, pair in found.get("sources", {}).get(source, {}).items():
+            lines.append(line(f"{source} {split}", pair))
     return lines

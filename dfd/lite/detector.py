@@ -15,7 +15,6 @@ not thread-safe, so every call holds one lock; a web server shares one Detector.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 import time
@@ -23,6 +22,7 @@ import time
 import numpy as np
 
 from dfd.common import calibration, spec, verdicts
+from dfd.common import card as card_schema
 from dfd.lite import faces as face_search
 from dfd.lite import imageio, tensors
 from dfd.common import preprocess
@@ -74,21 +74,12 @@ class Verdict:
 
 
 def read_model_card(model_path: str) -> dict:
-    """model.json beside the model, or {} when the user copied the .tflite alone."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), spec.MODEL_CARD)
-    if not os.path.exists(path):
-        return {}
+    """model.json beside the model, checked (`dfd.common.card`), or {} when the user copied
+    the .tflite alone."""
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path} is not a readable model card: {e}") from None
-
-
-def artifact_entry(card: dict, model_path: str) -> dict:
-    """The model file's own entry in model.json's artifacts ({} when absent)."""
-    entry = card.get("artifacts", {}).get(os.path.basename(model_path), {})
-    return entry if isinstance(entry, dict) else {}
+        return card_schema.read(model_path)
+    except card_schema.CardError as e:
+        raise ModelError(str(e)) from None
 
 
 def resolve_threshold(thresholds: dict, threshold: float | str | None) -> float:
@@ -112,14 +103,17 @@ def resolve_threshold(thresholds: dict, threshold: float | str | None) -> float:
     return threshold
 
 
-def resolve_band(entry: dict, uncertain: str | None) -> verdicts.Band | None:
-    """--uncertain ("LOW,HIGH" or off), else the artifact's band from model.json, else none."""
+def resolve_band(entry: dict, uncertain: verdicts.Band | str | None) -> verdicts.Band | None:
+    """--uncertain (a Band, "LOW,HIGH" or off), else the artifact's band from model.json,
+    else none."""
+    if isinstance(uncertain, verdicts.Band):
+        return uncertain
+    if uncertain is None:
+        return verdicts.band_of(entry.get(card_schema.UNCERTAIN))
     try:
-        if uncertain is not None:
-            return verdicts.parse_band(uncertain)
-        return verdicts.band_of(entry.get("uncertain"))
+        return verdicts.parse_band(uncertain)
     except ValueError as e:
-        raise ModelError(str(e)) from None
+        raise ModelError(f"the uncertain band {e}") from None
 
 
 class Detector:
@@ -133,11 +127,18 @@ class Detector:
     def __init__(self, model_path: str, threads: int | None = None,
                  threshold: float | str | None = None, kernels: str = "auto",
                  faces: str = "off", min_face: float = face_search.DEFAULT_MIN_FACE,
-                 uncertain: str | None = None):
-        if not os.path.isfile(model_path):
-            raise ModelError(f"model file {model_path} does not exist")
+                 uncertain: verdicts.Band | str | None = None,
+                 allow_failed_gate: bool = False):
         self.path = model_path
         self.card = read_model_card(model_path)
+        try:
+            card_schema.check_model_file(model_path, self.card)
+        except card_schema.CardError as e:
+            raise ModelError(str(e)) from None
+        self.gate_note = card_schema.gate_problem(self.card, model_path)
+        """Why the export's gate did not pass this model, when it runs anyway; else None."""
+        if self.gate_note and not allow_failed_gate:
+            raise ModelError(f"{self.gate_note}: refused (--allow_failed_gate runs it anyway)")
         self.threads = threads or default_threads()
         if kernels not in KERNELS:
             raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
@@ -148,23 +149,21 @@ class Detector:
             raise  # a missing package, not a bad model file: its own message says what to do
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{model_path} is not a loadable TFLite model: {e}") from None
-        (self._input,) = self._interpreter.get_input_details()
-        (self._output,) = self._interpreter.get_output_details()
-        shape = tuple(self._input["shape"])
-        if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 3:
-            raise ModelError(f"{model_path} takes input {shape}; dfd models take (1, S, S, 3)")
-        self.image_size = int(shape[1])
+        try:
+            self._input, self._output = tensors.classifier_tensors(self._interpreter)
+        except ValueError as e:
+            raise ModelError(f"{model_path} is not a dfd classifier: it {e}") from None
+        self.image_size = int(self._input["shape"][1])
         card_size = self.card.get("preprocessing", {}).get("image_size")
         if card_size is not None and int(card_size) != self.image_size:
             raise ModelError(f"{model_path} takes {self.image_size}px images but its model.json "
                              f"says {card_size}px: the card belongs to another model")
-        entry = artifact_entry(self.card, model_path)
-        try:
-            self.calibration = (calibration.Calibration.from_dict(entry["p_fake_calibration"])
-                                if "p_fake_calibration" in entry else calibration.IDENTITY)
-        except ValueError as e:
-            raise ModelError(f"{model_path}'s model.json: {e}") from None
-        self.thresholds = entry.get("thresholds", self.card.get("thresholds", {}))
+        entry = card_schema.artifact(self.card, model_path)
+        fit = entry.get(card_schema.P_FAKE_CALIBRATION)
+        self.calibration = (calibration.IDENTITY if fit is None
+                            else calibration.Calibration.from_dict(fit))
+        self.thresholds = entry.get(card_schema.THRESHOLDS,
+                                    self.card.get(card_schema.THRESHOLDS, {}))
         self.threshold = resolve_threshold(self.thresholds, threshold)
         self.band = resolve_band(entry, uncertain)
         self._lock = threading.Lock()
@@ -208,7 +207,7 @@ class Detector:
     def description(self) -> dict:
         """Which model answers: for logs, the web page and the API."""
         name = os.path.basename(self.path)
-        artifact = self.card.get("artifacts", {}).get(name, {})
+        artifact = card_schema.artifact(self.card, self.path)
         return {"file": name, "name": self.card.get("model", os.path.splitext(name)[0]),
                 "precision": artifact.get("precision", str(np.dtype(self._input["dtype"]))),
                 "sha256": artifact.get("sha256"), "image_size": self.image_size,
@@ -217,7 +216,7 @@ class Detector:
                 "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict(),
                 "calibration": self.calibration.method,
                 "uncertain": None if self.band is None else self.band.as_list(),
-                "faces": self.faces, "face_note": self.face_note,
+                "faces": self.faces, "face_note": self.face_note, "gate_note": self.gate_note,
                 "face_detector": (None if self.face_finder is None else
                                   {"file": os.path.basename(self.face_finder.path),
                                    "variant": self.face_finder.config.get("variant"),
