@@ -493,8 +493,10 @@ def test_a_tiny_model_with_known_miscalibration_is_calibrated_through_the_runtim
         print(f"{precision}: held-out ECE {before:.4f} -> {after:.4f}, a {fitted.a:.3f}")
         assert before > 0.2 and after < 0.1, (precision, before, after)
         assert fitted.a > 2
-        # model.json beside the file: the runtime's answers reproduce the export's figures
-        (tmp_path / "model.json").write_text(json.dumps({"artifacts": {path.name: entries}}))
+        # model.json beside the file, written through the card's one check as the export
+        # writes it: the runtime's answers reproduce the export's figures
+        model_card.write(str(tmp_path / "model.json"), {
+            "preprocessing": spec.describe(16), "artifacts": {path.name: entries}})
         device = Detector(str(path))
         answers = [device.classify_bytes(encode(image, "PNG")) for image in fit_images]
         assert [a.p_fake_raw for a in answers] == list(fit_raw)
