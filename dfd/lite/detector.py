@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from dfd.common import calibration, spec, verdicts
+from dfd.common import calibration, verdicts
 from dfd.common import card as card_schema
 from dfd.lite import faces as face_search
 from dfd.lite import imageio, tensors
