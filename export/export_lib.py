@@ -1,6 +1,7 @@
 """The export library behind `python -m dfd.export` (`export/__main__.py` parses the flags):
 a trained run folder in, a device bundle out (SavedModel, .tflite files, model.json, golden
-vectors, the face detector, parity and robustness reports)."""
+vectors, the face detector, each file's P(fake) calibration, thresholds and uncertain band,
+parity and robustness reports)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import sys
 import numpy as np
 from absl import logging
 
-from dfd.common import spec
+from dfd.common import operating_points, spec
+from dfd.common.card import ARTIFACTS
 from dfd.evaluate import run_folder
 from dfd.evaluate.report import source_images
 from dfd.lite.detector import Detector
 from dfd.lite.kernels import GOLDEN
 from dfd.train import pipeline, sources as sources_lib
-from dfd.export import (face_detector, golden, model_card, parity, saved_model,
-                        tflite)
+from dfd.export import (face_detector, golden, model_card, p_fake_calibration, parity,
+                        saved_model, tflite)
 
 SAVED_MODEL = "saved_model"
 PARITY = "parity.json"
@@ -94,7 +96,29 @@ def measure_parity(config: dict, out: str, split: str, confident_margin: float =
                            confident_margin=confident_margin)
     result["bytes_signature_max_abs_p_difference"] = bytes_signature_difference(
         config, signatures, split, reference)
+    labels = np.concatenate(labels)
+    result["p_fake_calibration"] = {
+        p: p_fake_calibration.held_out(labels, np.array(scores[p], np.float64), detector)
+        for p, detector in detectors.items()}
     return result
+
+
+def calibrate_artifacts(config: dict, out: str, splits: list[str],
+                        coverage: float = operating_points.COVERAGE) -> dict:
+    """{.tflite name: its model.json calibration fields}, each file run by the device
+    runtime on `splits` (the validation split(s)) and fitted on its own answers."""
+    detectors = {tflite_name(p): Detector(os.path.join(out, tflite_name(p)),
+                                          allow_failed_gate=True)
+                 for p in tflite.PRECISIONS}  # still "pending": the gate judges them next
+    labels, raw = {}, {name: {} for name in detectors}
+    for split in splits:
+        labels[split], scores = p_fake_calibration.raw_scores(
+            detectors, pixel_batches(config, split))
+        for name, values in scores.items():
+            raw[name][split] = values
+    return {name: p_fake_calibration.card_entries(
+                labels, raw[name], p_fake_calibration.clip_for(detector), coverage)
+            for name, detector in detectors.items()}
 
 
 def bytes_signature_difference(config: dict, signatures: dict, split: str,
@@ -117,8 +141,10 @@ ROBUSTNESS_PRECISIONS = ("float32", "int8")
 
 
 def scorer(detector: Detector):
-    """A uint8 (N, S, S, 3) batch -> P(fake) array, as the device scores each image."""
-    return lambda batch: np.array([detector.p_fake_pixels(image) for image in batch])
+    """A uint8 (N, S, S, 3) batch -> calibrated P(fake) array, as the device scores each
+    image (the thresholds it is judged at are the calibrated ones)."""
+    return lambda batch: detector.calibration.apply(
+        np.array([detector.p_fake_pixels(image) for image in batch], np.float64))
 
 
 def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
@@ -170,10 +196,14 @@ def float32_twin(model, config: dict):
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                    parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
                    robustness_suite: str = "none", data_dirs: list[str] | None = None,
-                   faces: str = "full_range") -> dict:
+                   faces: str = "full_range", calibrate_on: list[str] | None = None,
+                   uncertain_coverage: float = operating_points.COVERAGE) -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
-    `data_dirs` replace the run's own data dirs one for one (the data moved). Raises
+    `data_dirs` replace the run's own data dirs one for one (the data moved).
+    `calibrate_on`: the splits each .tflite's P(fake) is calibrated on, every source's
+    pooled (default: the one the run selected its checkpoint on, validation);
+    `uncertain_coverage`: the share of them the uncertain band holds. Raises
     parity.ParityError (after writing, each failed file recorded "failed" in model.json, so
     the device refuses it) when the gate fails int8 or float16, tflite.ExportError before
     writing any .tflite when the model needs non-builtin ops, and pipeline.SplitError before
@@ -184,9 +214,12 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
     found = run_folder.moved_sources(config, data_dirs)
     config = {**config, "sources": sources_lib.describe(found),
               "data_dir": [s.data_dir for s in found]}
+    calibrate_on = list(calibrate_on or [config.get("eval_split", "validation")])
     for source in found:
         pipeline.require_splits(source.data_dir, config["dataset"], "parity_split",
                                 [parity_split])
+        pipeline.require_splits(source.data_dir, config["dataset"], "calibrate_on",
+                                calibrate_on)
     model, checkpoint = run_folder.load_model(workdir)
     model = float32_twin(model, config)
     metrics_path = os.path.join(workdir, "metrics.json")
@@ -224,6 +257,12 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
         model_card.record_gate(card, tflite_name(precision), None)
     card_path = os.path.join(out, spec.MODEL_CARD)
     model_card.write(card_path, card)
+    for name, fields in calibrate_artifacts(config, out, calibrate_on,
+                                            uncertain_coverage).items():
+        card[ARTIFACTS][name].update(fields)
+    model_card.write(card_path, card)
+    for line in p_fake_calibration.summary_lines(card[ARTIFACTS]):
+        print(line)
 
     result = measure_parity(config, out, parity_split, gate.confident_margin)
     result["gates"] = {p: parity.judge_int8(result, gate, name=p) for p in GATED_PRECISIONS}

@@ -1,6 +1,7 @@
 """model.json: what a device needs to know about the files beside it, and where they came from.
 
-The edge runtime reads the preprocessing contract and thresholds from here; a person reads
+The edge runtime reads the preprocessing contract and, per .tflite file, its P(fake)
+calibration, named thresholds and uncertain band from here; a person reads
 which data the model learned from, how well it did, and checksums to tell a copied file
 from a damaged one.
 """
@@ -15,7 +16,8 @@ import dfd
 from dfd.common import atomic
 from dfd.common import card as card_schema
 from dfd.common import spec
-from dfd.common.card import ARTIFACTS, GATE, PREPROCESSING, THRESHOLDS
+from dfd.common.card import (ARTIFACTS, GATE, P_FAKE_CALIBRATION, PREPROCESSING, THRESHOLDS,
+                             UNCERTAIN)
 from dfd.common.checksums import sha256_file, sha256_tree
 
 
@@ -43,6 +45,8 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
     thresholds = {"default": 0.5}
     if "eer_threshold" in validation:
         thresholds["eer_validation"] = validation["eer_threshold"]
+    if "saved_model" in artifacts:  # its raw P(fake); each .tflite gets its own, calibrated
+        artifacts["saved_model"][THRESHOLDS] = thresholds
     return {
         "model": config["model"],
         "dfd_version": dfd.__version__,
@@ -50,7 +54,10 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         "labels": list(spec.LABELS),
         "label_of_positive_class": spec.FAKE_LABEL,
         PREPROCESSING: spec.describe(config["image_size"]),
-        THRESHOLDS: thresholds,
+        "p_fake": ("each .tflite file's P(fake) is calibrated on validation with its own "
+                   f"fit (artifacts.<file>.{P_FAKE_CALIBRATION}), which the device runtime "
+                   f"applies; its {THRESHOLDS} and {UNCERTAIN} band are in the same entry. "
+                   "The SavedModel answers the raw P(fake)."),
         "training": {
             "dataset": config["dataset"],
             "data_dir": config["data_dir"],

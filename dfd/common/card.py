@@ -8,7 +8,9 @@ of 0, a NaN crop) is one `CardError` naming the file and the field, never a trac
 in the face search (issue 25, case 7). Fields this version does not know are left alone, so
 a newer export still opens. `check_model_file` then tells a dfd classifier from what is
 not one (the bundle's face detector, a folder, a truncated copy), and `gate_problem` says
-whether the export's gate passed the artifact (issue 22, section 4).
+whether the export's gate passed the artifact (issue 22, section 4). Each artifact's
+P(fake) calibration, named thresholds and uncertain band (issue 22, sections 1-2) are
+checked here too, so the runtime builds them from the card without checking again.
 
 No TensorFlow and no absl: the device imports this, and so does the export.
 """
@@ -34,6 +36,15 @@ GATE = "gate"
 """An artifact's gate record: {"status": one of GATE_STATUSES, "failures": [...], figures}."""
 GATE_STATUSES = ("pending", "passed", "failed")
 """pending: written before the export judged it (the export stopped before it could)."""
+P_FAKE_CALIBRATION = "p_fake_calibration"
+"""An artifact's fit of its own P(fake) (`dfd.common.calibration.Calibration.as_dict`)."""
+CALIBRATION_METHODS = ("platt", "none")
+UNCERTAIN = "uncertain"
+"""An artifact's uncertain band: {"low", "high", what it did on validation} (issue 22)."""
+MAX_PLATT_SLOPE = 1e4
+"""Largest Platt slope a card may hold: the fit declines a slope it cannot justify (the
+likelihood-ratio test), so anything near this is damage, not a fit."""
+MAX_PLATT_BIAS = 1e4
 
 MAX_CARD_BYTES = 16 * 1024 * 1024
 """A card is a few kilobytes; anything near this is not one."""
@@ -130,14 +141,15 @@ class _Checker:
         return value
 
     def number(self, field: str, value, low: float, high: float, whole: bool = False,
-               low_open: bool = False) -> float:
+               low_open: bool = False, high_open: bool = False) -> float:
         kind = "a whole number" if whole else "a number"
-        bounds = f"{'above' if low_open else 'from'} {low:g} {'up ' if low_open else ''}to {high:g}"
+        bounds = (f"{'above' if low_open else 'from'} {low:g} {'up ' if low_open else ''}"
+                  f"to {high:g}{' (not included)' if high_open else ''}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 whole and not isinstance(value, int)):
             self.fail(field, f"{kind} {bounds}", value)
         if not math.isfinite(value) or not (low < value if low_open else low <= value) \
-                or value > high:
+                or not (value < high if high_open else value <= high):
             self.fail(field, f"{kind} {bounds}", value)
         return value
 
@@ -181,10 +193,7 @@ def validate(card, path: str = MODEL_CARD) -> dict:
     preprocessing = check.object(PREPROCESSING, card.get(PREPROCESSING))
     check.number(f"{PREPROCESSING}.{IMAGE_SIZE}", preprocessing.get(IMAGE_SIZE), *IMAGE_SIZES,
                  whole=True)
-    for name, value in check.object(THRESHOLDS, card.get(THRESHOLDS, {})).items():
-        if not THRESHOLD_NAME.fullmatch(name):
-            check.fail(THRESHOLDS, "named by letters, digits and _", name)
-        check.number(f"{THRESHOLDS}.{name}", value, 0.0, 1.0)
+    _thresholds(check, THRESHOLDS, card.get(THRESHOLDS, {}))
     for name, entry in check.object(ARTIFACTS, card.get(ARTIFACTS, {})).items():
         _artifact(check, f"{ARTIFACTS}.{name}", entry)
     if card.get(FACE_DETECTOR) is not None:
@@ -195,6 +204,40 @@ def validate(card, path: str = MODEL_CARD) -> dict:
         if field in card:
             check.string(field, card[field])
     return card
+
+
+def _thresholds(check: _Checker, field: str, section) -> None:
+    """{name: P(fake) from 0 to 1}: card-wide (before calibration) or an artifact's own."""
+    for name, value in check.object(field, section).items():
+        if not THRESHOLD_NAME.fullmatch(name):
+            check.fail(field, "named by letters, digits and _", name)
+        check.number(f"{field}.{name}", value, 0.0, 1.0)
+
+
+def _calibration(check: _Checker, field: str, section) -> None:
+    """p = sigmoid(a * logit(clip(raw, clip, 1 - clip)) + b): a slope that keeps the
+    ranking (a > 0), a finite bias, and a clip that leaves an interval to clip into."""
+    check.object(field, section)
+    method = section.get("method")
+    if method not in CALIBRATION_METHODS:
+        check.fail(f"{field}.method", f"one of {', '.join(CALIBRATION_METHODS)}", method)
+    if "note" in section:
+        check.string(f"{field}.note", section["note"])
+    if method == "none" and "clip" not in section:
+        return
+    check.number(f"{field}.clip", section.get("clip"), 0.0, 0.5, low_open=True, high_open=True)
+    if method == "platt":
+        check.number(f"{field}.a", section.get("a"), 0.0, MAX_PLATT_SLOPE, low_open=True)
+        check.number(f"{field}.b", section.get("b"), -MAX_PLATT_BIAS, MAX_PLATT_BIAS)
+
+
+def _band(check: _Checker, field: str, section) -> None:
+    """The uncertain band LOW < P(fake) < HIGH, inside [0, 1], LOW <= HIGH."""
+    check.object(field, section)
+    low = check.number(f"{field}.low", section.get("low"), 0.0, 1.0)
+    high = check.number(f"{field}.high", section.get("high"), 0.0, 1.0)
+    if low > high:
+        check.fail(f"{field}", "a band with low <= high", [low, high])
 
 
 def _artifact(check: _Checker, field: str, entry) -> None:
@@ -214,6 +257,12 @@ def _artifact(check: _Checker, field: str, entry) -> None:
         failures = gate.get("failures", [])
         if not isinstance(failures, list) or not all(isinstance(f, str) for f in failures):
             check.fail(f"{field}.{GATE}.failures", "a list of strings", failures)
+    if THRESHOLDS in entry:
+        _thresholds(check, f"{field}.{THRESHOLDS}", entry[THRESHOLDS])
+    if P_FAKE_CALIBRATION in entry:
+        _calibration(check, f"{field}.{P_FAKE_CALIBRATION}", entry[P_FAKE_CALIBRATION])
+    if UNCERTAIN in entry:
+        _band(check, f"{field}.{UNCERTAIN}", entry[UNCERTAIN])
 
 
 def _face_detector(check: _Checker, section) -> None:

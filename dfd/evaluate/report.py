@@ -6,7 +6,9 @@ Reads the run's own resolved settings (workdir/config.json), loads the checkpoin
 the validation split (best.keras), and writes workdir/metrics.json with, per split: loss,
 accuracy, precision and recall of the fake class, ROC AUC, equal error rate and its
 threshold, confusion matrix; plus roc.png, pr.png, confusion_matrix.png and
-training_curves.png; and the robustness suite (dfd.evaluate.robustness: AUC and accuracy under JPEG,
+training_curves.png; calibration.png and metrics.json's `calibration`
+(dfd.evaluate.calibration_report: ECE and Brier before and after Platt scaling fitted on
+validation); and the robustness suite (dfd.evaluate.robustness: AUC and accuracy under JPEG,
 resizing, blur, crops, colour jitter and a social-media chain) on --robustness_splits, as
 metrics.json's `robustness` and robustness.png.
 """
@@ -18,8 +20,8 @@ import os
 
 import numpy as np
 
-from dfd.common import metrics
-from dfd.evaluate import robustness
+from dfd.common import calibration, metrics
+from dfd.evaluate import calibration_report, robustness
 from dfd.evaluate.run_folder import load_config, load_model, read_history, run_sources
 from dfd.train import pipeline
 
@@ -204,6 +206,54 @@ def write_plots(workdir: str, results: dict, curves: dict, history: list[dict],
     return written
 
 
+def earlier_fit(previous: dict | None, fit_on: str) -> calibration.Calibration | None:
+    """The fit an earlier evaluation recorded on `fit_on`, if any."""
+    if not previous or previous.get("fitted_on") != fit_on or previous.get("method") not in (
+            "platt", "none"):
+        return None
+    return calibration.Calibration.from_dict(previous)
+
+
+def calibration_section(model, config: dict, previous: dict | None, sources: list,
+                        union: dict, curves: dict, fit_on: str, own: bool,
+                        workdir: str) -> dict | None:
+    """metrics.json's `calibration`: the Keras model's Platt fit on the training sources'
+    `fit_on` split (validation), and ECE and Brier before and after it per split of the
+    union and per source (one fit for every source, as on the device).
+
+    Judged on the run's own sources the fit is made on their union's `fit_on` split
+    (scored here when not among the splits evaluated) and calibration.png (with several
+    sources also calibration_by_source.png) is drawn. Judged on other sources (a family
+    left out of training), the earlier evaluation's fit is kept, or made again on the
+    training sources when they are still where config.json says; their figures join
+    `sources` and no diagram is redrawn. None when no fit can be had (the training data
+    moved and no earlier fit is recorded)."""
+    if own:
+        fit_curve = union.get(fit_on)
+        if fit_curve is None:
+            fit_curve = union_curves(evaluate_splits(model, config, sources, [fit_on])[1],
+                                     [fit_on])[fit_on]
+        fitted = calibration.fit(*fit_curve)
+        found = calibration_report.write(workdir, union, fitted, fit_on,
+                                         curves if len(sources) > 1 else None)
+    else:
+        fitted = earlier_fit(previous, fit_on)
+        if fitted is None:
+            trained = run_sources(config)
+            if not all(os.path.isdir(s.data_dir) for s in trained):
+                return previous
+            fitted = calibration.fit(*union_curves(
+                evaluate_splits(model, config, trained, [fit_on])[1], [fit_on])[fit_on])
+        found = {**fitted.as_dict(), "fitted_on": fit_on, "bins": calibration.BINS,
+                 "sources": {name: calibration_report.figures(by_split, fitted)
+                             for name, by_split in curves.items()}}
+    if earlier_fit(previous, fit_on) == fitted:
+        # the same checkpoint's fit: splits and sources not evaluated again are kept
+        found["splits"] = {**previous.get("splits", {}), **found.get("splits", {})}
+        found["sources"] = {**previous.get("sources", {}), **found.get("sources", {})}
+    return found
+
+
 def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_suite="full",
                      robustness_splits=("test",), data_dirs: list[str] | None = None,
                      source_names: list[str] | None = None) -> dict:
@@ -267,6 +317,10 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
         report["robustness"] = {**previous.get("robustness", {}), **robust}
     elif previous.get("robustness"):
         report["robustness"] = previous["robustness"]
+    found = calibration_section(model, config, previous.get("calibration"), sources, union,
+                                curves, report["selected_on"], own, workdir)
+    if found is not None:
+        report["calibration"] = found
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     if own:
@@ -297,3 +351,5 @@ def print_report(report: dict) -> None:
         for name in evaluated:
             for split, result in report["sources"][name]["splits"].items():
                 print(summary_line(f"{name} {split}", result))
+    if "calibration" in report:
+        print("\n".join(calibration_report.summary_lines(report["calibration"], evaluated)))

@@ -1,10 +1,14 @@
 """Classify images on a device: `python -m dfd.lite classify MODEL.tflite PATH...` (`dfd-lite`).
 
-Prints one JSON line per image, `{"file", "p_fake", "verdict", "threshold", "ms"}`, or
+Prints one JSON line per image, `{"file", "p_fake", "p_fake_raw", "verdict", "threshold",
+"uncertain", "ms"}` (p_fake calibrated as model.json says, verdict fake, real or uncertain:
+`dfd.common.verdicts`), or
 `{"file", "error"}` for a file that cannot be classified; the others go on regardless. With
 `--faces=auto|on` the line also says what was judged (`"judged": "faces"` or `"whole
 image"`) and lists `"faces": [{"box", "score", "p_fake", "verdict", "crop"}]` (boxes in the
-photo's pixels); the image's p_fake and verdict are its most suspicious face's. On
+photo's pixels); the image's p_fake is its most suspicious face's, its verdict fake if any
+face is fake, else uncertain if any is; no face found under auto adds a "note" that the
+whole image was judged, out of the model's domain. On
 stderr, first which kernels run and why (`--kernels=auto` checks XNNPACK against the
 bundle's golden vectors), last a summary. Exit
 status: 0 all classified, 1 some image failed, 2 the model or the command line is unusable.
@@ -31,11 +35,11 @@ import os
 import sys
 from typing import Iterator
 
-from dfd.common import atomic, spec
+from dfd.common import atomic, spec, verdicts
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
 from dfd.lite import options
-from dfd.lite.detector import NO_FACE, Detector
+from dfd.lite.detector import Detector
 from dfd.lite.explain import GRID, Explainer, attach
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -177,26 +181,50 @@ def folder_label(path: str) -> str | None:
 
 
 def summary(results: list[dict], detector: Detector, explain_dir: str | None = None) -> str:
-    """One line for a person: counts, and accuracy where folder names give the truth."""
+    """One line for a person: counts and the shares called fake and uncertain (on a folder
+    of real photos, the false alarms), and where folder names give the truth, how right."""
     done = [r for r in results if "error" not in r]
-    fakes = sum(r["verdict"] == "fake" for r in done)
-    faceless = sum(r["verdict"] == NO_FACE for r in done)
-    counts = f"{fakes} fake, {len(done) - fakes - faceless} real"
-    if faceless:
-        counts += f", {faceless} with no face"
+    counts = verdicts.shares([r["verdict"] for r in done], detector.band is not None)
     line = (f"dfd-lite: {len(done)} classified ({counts}), "
             f"{len(results) - len(done)} failed; {detector.description['file']} "
             f"({detector.kernels} kernels)")
+    whole = sum(r.get("note") == verdicts.OUT_OF_DOMAIN for r in done)
+    if whole:
+        line += (f"; no face found in {whole}: judged as whole image{'' if whole == 1 else 's'}"
+                 f", out of the model's domain")
     if explain_dir is not None:
         maps = sum("png" in entry for r in done for entry in
                    [r.get("explain", {})] + [f.get("explain", {}) for f in r.get("faces", [])])
         line += f"; {maps} heat map{'' if maps == 1 else 's'} in {explain_dir}"
-    labelled = [(r, folder_label(r["file"])) for r in done if folder_label(r["file"])]
+    labelled = [(r["verdict"], folder_label(r["file"])) for r in done if folder_label(r["file"])]
     if labelled:
-        right = sum(r["verdict"] == label for r, label in labelled)
-        line += (f"; against Fake/Real folder names: accuracy {right / len(labelled):.4f} "
-                 f"on {len(labelled)}")
+        line += "; " + against_folders(labelled, detector.band is not None)
     return line
+
+
+def against_folders(labelled: list[tuple[str, str]], band: bool = True) -> str:
+    """(verdict, folder's truth) pairs scored: accuracy on the decided when both folders
+    are there, else what a one-class folder can tell (real only: the false alarms)."""
+    def part(word, truth):
+        pairs = [v for v, label in labelled if label == truth]
+        count = sum(v == word for v in pairs)
+        return f"{count} of {len(pairs)} {truth} photos called {word} " \
+               f"({100.0 * count / len(pairs):.1f}%)"
+
+    truths = {label for _, label in labelled}
+    uncertain = sum(v == verdicts.UNCERTAIN for v, _ in labelled)
+    doubt = f", {uncertain} uncertain ({100.0 * uncertain / len(labelled):.1f}%)" if band else ""
+    if len(truths) == 1:
+        (truth,) = truths
+        return (f"against {truth.capitalize()}/ folder names: "
+                f"{part(verdicts.FAKE, truth)}{doubt}")
+    decided = [(v, label) for v, label in labelled if v != verdicts.UNCERTAIN]
+    right = sum(v == label for v, label in decided)
+    accuracy = f"{right / len(decided):.4f}" if decided else "none"
+    on = (f"on {len(labelled)}" if not uncertain else
+          f"on the {len(decided)} decided of {len(labelled)} ({uncertain} uncertain)")
+    return (f"against Fake/Real folder names: accuracy {accuracy} {on}; "
+            f"{part(verdicts.FAKE, verdicts.REAL)}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 The device side of dfd: bytes in, the `dfd.common.spec` preprocessing in numpy, one interpreter
 call, P(fake) out. With faces on (`faces="auto"` or `"on"`) the bundle's face detector
 finds every face first and each face's training-style crop is judged on its own; the
-photo's verdict is its most suspicious face's. Quantized models are handled from the
+photo's P(fake) is its most suspicious face's and its verdict follows
+`dfd.common.verdicts` (fake if any face is fake, else uncertain if any is). The P(fake)
+reported is calibrated with the artifact's own fit from model.json
+(`dfd.common.calibration`), the raw one kept as p_fake_raw. Quantized models are handled from the
 tensors' own quantization parameters, so float32, float16 and int8 files are used the same
 way. The interpreter is
 not thread-safe, so every call holds one lock; a web server shares one Detector.
@@ -18,8 +21,8 @@ import time
 
 import numpy as np
 
+from dfd.common import calibration, verdicts
 from dfd.common import card as card_schema
-from dfd.common import spec
 from dfd.lite import faces as face_search
 from dfd.lite import imageio, tensors
 from dfd.common import preprocess
@@ -35,8 +38,7 @@ FACES = ("auto", "on", "off")
 """How a photo is judged. off: the whole image, as before faces. on: each face the bundle's
 detector finds (none found: no verdict). auto: faces when any is found, else the whole image."""
 
-NO_FACE = "no face"
-"""The verdict of a photo judged with faces on in which no face was found."""
+NO_FACE = verdicts.NO_FACE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,15 +50,26 @@ class Verdict:
     judged: str | None = None
     """"faces" or "whole image" when faces were asked for; None when they were off."""
     faces: tuple[dict, ...] = ()
-    """Per face: box [x0, y0, x1, y1] in the photo's pixels, score, p_fake, verdict, and
-    crop [x0, y0, x1, y1], the square the classifier judged."""
+    """Per face: box [x0, y0, x1, y1] in the photo's pixels, score, p_fake, p_fake_raw,
+    verdict, and crop [x0, y0, x1, y1], the square the classifier judged."""
+    p_fake_raw: float | None = None
+    """The model's own answer before calibration (p_fake is calibrated)."""
+    band: tuple[float, float] | None = None
+    """The uncertain band (LOW, HIGH) the verdict was given with, None when off."""
+    note: str | None = None
+    """What the person must know to read the answer (verdicts.OUT_OF_DOMAIN)."""
 
     def as_dict(self) -> dict:
-        out = {"p_fake": self.p_fake, "verdict": self.verdict, "threshold": self.threshold,
-               "ms": round(self.ms, 3)}
+        out = {"p_fake": self.p_fake, "p_fake_raw": self.p_fake_raw, "verdict": self.verdict,
+               "threshold": self.threshold}
+        if self.band is not None:
+            out["uncertain"] = list(self.band)
+        out["ms"] = round(self.ms, 3)
         if self.judged is not None:
             out["judged"] = self.judged
             out["faces"] = [dict(face) for face in self.faces]
+        if self.note is not None:
+            out["note"] = self.note
         return out
 
 
@@ -69,9 +82,9 @@ def read_model_card(model_path: str) -> dict:
         raise ModelError(str(e)) from None
 
 
-def resolve_threshold(card: dict, threshold: float | str | None) -> float:
-    """A number, or the name of a threshold in model.json ("default", "eer_validation")."""
-    thresholds = card.get("thresholds", {})
+def resolve_threshold(thresholds: dict, threshold: float | str | None) -> float:
+    """A number, or the name of one of the artifact's thresholds in model.json ("default",
+    "eer_validation", "fpr_1pct"; a card from before calibration names them card-wide)."""
     if threshold is None:
         threshold = "default"
     if isinstance(threshold, str):
@@ -90,16 +103,31 @@ def resolve_threshold(card: dict, threshold: float | str | None) -> float:
     return threshold
 
 
+def resolve_band(entry: dict, uncertain: verdicts.Band | str | None) -> verdicts.Band | None:
+    """--uncertain (a Band, "LOW,HIGH" or off), else the artifact's band from model.json,
+    else none."""
+    if isinstance(uncertain, verdicts.Band):
+        return uncertain
+    if uncertain is None:
+        return verdicts.band_of(entry.get(card_schema.UNCERTAIN))
+    try:
+        return verdicts.parse_band(uncertain)
+    except ValueError as e:
+        raise ModelError(f"the uncertain band {e}") from None
+
+
 class Detector:
     """A .tflite deepfake detector: `classify_bytes(data)` -> Verdict.
 
     threads: interpreter threads, by default the cores this process may use. kernels: see
     `dfd.lite.kernels`; `self.kernel_choice` says which ran and why. faces: one of FACES;
-    min_face: the smallest face searched for, in photo pixels (`dfd.lite.faces`)."""
+    min_face: the smallest face searched for, in photo pixels (`dfd.lite.faces`).
+    threshold and uncertain: as --threshold and --uncertain (None: model.json's)."""
 
     def __init__(self, model_path: str, threads: int | None = None,
                  threshold: float | str | None = None, kernels: str = "auto",
                  faces: str = "off", min_face: float = face_search.DEFAULT_MIN_FACE,
+                 uncertain: verdicts.Band | str | None = None,
                  allow_failed_gate: bool = False):
         self.path = model_path
         self.card = read_model_card(model_path)
@@ -130,7 +158,14 @@ class Detector:
         if card_size is not None and int(card_size) != self.image_size:
             raise ModelError(f"{model_path} takes {self.image_size}px images but its model.json "
                              f"says {card_size}px: the card belongs to another model")
-        self.threshold = resolve_threshold(self.card, threshold)
+        entry = card_schema.artifact(self.card, model_path)
+        fit = entry.get(card_schema.P_FAKE_CALIBRATION)
+        self.calibration = (calibration.IDENTITY if fit is None
+                            else calibration.Calibration.from_dict(fit))
+        self.thresholds = entry.get(card_schema.THRESHOLDS,
+                                    self.card.get(card_schema.THRESHOLDS, {}))
+        self.threshold = resolve_threshold(self.thresholds, threshold)
+        self.band = resolve_band(entry, uncertain)
         self._lock = threading.Lock()
         self.face_note = None
         """Why faces were asked for but whole images are judged, for the user; else None."""
@@ -172,13 +207,15 @@ class Detector:
     def description(self) -> dict:
         """Which model answers: for logs, the web page and the API."""
         name = os.path.basename(self.path)
-        artifact = self.card.get("artifacts", {}).get(name, {})
+        artifact = card_schema.artifact(self.card, self.path)
         return {"file": name, "name": self.card.get("model", os.path.splitext(name)[0]),
                 "precision": artifact.get("precision", str(np.dtype(self._input["dtype"]))),
                 "sha256": artifact.get("sha256"), "image_size": self.image_size,
                 "dfd_version": self.card.get("dfd_version"),
                 "interpreter": self.interpreter_package, "threads": self.threads,
                 "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict(),
+                "calibration": self.calibration.method,
+                "uncertain": None if self.band is None else self.band.as_list(),
                 "faces": self.faces, "face_note": self.face_note, "gate_note": self.gate_note,
                 "face_detector": (None if self.face_finder is None else
                                   {"file": os.path.basename(self.face_finder.path),
@@ -220,16 +257,22 @@ class Detector:
         return preprocess.preprocess(imageio.open_image(data), self.image_size)
 
     def verdict_of(self, p_fake: float) -> str:
-        return spec.LABELS[spec.FAKE_LABEL] if p_fake >= self.threshold else spec.LABELS[0]
+        """fake, real or uncertain for a calibrated P(fake) (`dfd.common.verdicts`)."""
+        return verdicts.verdict(p_fake, self.threshold, self.band)
+
+    def whole_image(self, raw: float, start: float, note: str | None = None) -> Verdict:
+        """The Verdict of a whole image the model answered `raw` for."""
+        p_fake = self.calibration.apply(raw)
+        return Verdict(p_fake, self.verdict_of(p_fake), self.threshold,
+                       (time.perf_counter() - start) * 1000.0,
+                       "whole image" if self.faces == "auto" else None, (), raw,
+                       None if self.band is None else tuple(self.band.as_list()), note)
 
     def classify_bytes(self, data: bytes) -> Verdict:
         """Decode, preprocess and classify one encoded image; raises imageio.ImageError."""
         start = time.perf_counter()
         if self.face_finder is None:
-            p_fake = self.p_fake_pixels(self.pixels(data))
-            ms = (time.perf_counter() - start) * 1000.0
-            judged = "whole image" if self.faces == "auto" else None
-            return Verdict(p_fake, self.verdict_of(p_fake), self.threshold, ms, judged)
+            return self.whole_image(self.p_fake_pixels(self.pixels(data)), start)
         # Faces are searched on a reduced copy and crops read only their rows, so the photo
         # stays in the mode it decoded to (a whole RGB copy of a 40 MP PNG is 160 MB).
         return self.classify_faces(imageio.open_image(data), start)
@@ -246,10 +289,12 @@ class Detector:
         for face in found:
             top, left, side = face.crop
             crop = [left, top, left + side, top + side]
-            p_fake = self.p_fake_pixels(self.crop_pixels(image, crop))
+            raw = self.p_fake_pixels(self.crop_pixels(image, crop))
+            p_fake = self.calibration.apply(raw)
             judged.append({"box": [round(v, 1) for v in face.box],
                            "score": round(face.score, 4), "p_fake": p_fake,
-                           "verdict": self.verdict_of(p_fake), "crop": crop})
+                           "p_fake_raw": raw, "verdict": self.verdict_of(p_fake),
+                           "crop": crop})
         return judged
 
     def crop_pixels(self, image, crop) -> np.ndarray:
@@ -260,15 +305,15 @@ class Detector:
             preprocess.resize_bilinear(image, (top, left, right - left), self.image_size))
 
     def classify_faces(self, image, start: float) -> Verdict:
-        """The photo's verdict from its faces: the most suspicious one decides."""
+        """The photo's verdict from its faces (`verdicts.photo_verdict`); its P(fake) is
+        the most suspicious face's. No face under auto: the whole image, said out of domain."""
         faces = self.judge_faces(image)
-        if faces:
-            p_fake = max(face["p_fake"] for face in faces)
-            verdict, judged = self.verdict_of(p_fake), "faces"
-        elif self.faces == "auto":
-            p_fake = self.p_fake_pixels(preprocess.preprocess(image, self.image_size))
-            verdict, judged = self.verdict_of(p_fake), "whole image"
-        else:
-            p_fake, verdict, judged = None, NO_FACE, "faces"
+        if not faces and self.faces == "auto":
+            return self.whole_image(
+                self.p_fake_pixels(preprocess.preprocess(image, self.image_size)), start,
+                verdicts.OUT_OF_DOMAIN)
+        top = max(faces, key=lambda face: face["p_fake"]) if faces else {}
         ms = (time.perf_counter() - start) * 1000.0
-        return Verdict(p_fake, verdict, self.threshold, ms, judged, tuple(faces))
+        return Verdict(top.get("p_fake"), verdicts.photo_verdict(f["verdict"] for f in faces),
+                       self.threshold, ms, "faces", tuple(faces), top.get("p_fake_raw"),
+                       None if self.band is None else tuple(self.band.as_list()))

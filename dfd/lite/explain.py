@@ -23,7 +23,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from dfd.common import spec
+from dfd.common import spec, verdicts
 from dfd.lite import imageio, options
 from dfd.common import preprocess
 from dfd.lite.detector import Verdict
@@ -251,11 +251,12 @@ class Explainer:
         when faces were required and none was found).
 
         The image is decoded once; each verdict is the unmasked crop's P(fake) from the same
-        pass, which is what `classify_bytes` answers for these bytes."""
+        pass, calibrated, which is what `classify_bytes` answers for these bytes. The maps
+        are drawn on the model's raw P(fake): calibration is an affine map of its log-odds,
+        so it would rescale the drops and keep which cells are hottest."""
         start = time.perf_counter()
         detector = self.detector
         image = imageio.open_image(data)  # any mode: crops convert only their rows
-        judged = "whole image" if detector.faces == "auto" else None
         if detector.face_finder is not None:
             verdict = detector.classify_faces(image, start)
             if verdict.judged == "faces":
@@ -266,8 +267,8 @@ class Explainer:
         top, left, side = preprocess.center_square_box(image.height, image.width)
         pixels = preprocess.preprocess(image, detector.image_size)
         heat = self.explain(pixels, (left, top, left + side, top + side))
-        return Verdict(heat.p_fake, detector.verdict_of(heat.p_fake), detector.threshold,
-                       (time.perf_counter() - start) * 1000.0, judged), [heat]
+        return detector.whole_image(heat.p_fake, start, None if detector.face_finder is None
+                                    else verdicts.OUT_OF_DOMAIN), [heat]
 
 
 def attach(answer: dict, verdict: Verdict, heats: list[HeatMap], describe) -> dict:

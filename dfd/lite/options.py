@@ -24,6 +24,7 @@ import math
 import re
 import sys
 
+from dfd.common import verdicts
 from dfd.imaging.gate import MAX_FILE_BYTES
 
 
@@ -141,19 +142,38 @@ def threshold(text: str) -> float | str:
     return value
 
 
+UNCERTAIN_OFF = verdicts.BAND_OFF[0]
+
+
+def uncertain(text: str) -> verdicts.Band | str:
+    """--uncertain: "LOW,HIGH" with 0 <= LOW <= HIGH <= 1, a Band, or off (no band, two-way
+    verdicts); not given, the artifact's band from model.json applies."""
+    try:
+        band = verdicts.parse_band(str(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return UNCERTAIN_OFF if band is None else band
+
+
 def add_model_options(parser: argparse.ArgumentParser, *, threads_flag: str = "--threads",
                       threads_default: int | None = None, threads_help: str | None = None,
                       kernels_help: str | None = None) -> None:
-    """--threshold, --kernels, --faces, --min_face, --allow_failed_gate, --max_file_mb and
-    the interpreter threads: how a Detector is opened, the same in every program."""
+    """--threshold, --uncertain, --kernels, --faces, --min_face, --allow_failed_gate,
+    --max_file_mb and the interpreter threads: how a Detector is opened, the same in every
+    program."""
     from dfd.lite.detector import FACES
     from dfd.lite.interpreter import KERNELS
     THREADS.add(parser, threads_flag, default=threads_default, help=threads_help,
                 dest="threads")
     parser.add_argument("--threshold", type=threshold, default=None,
                         help='P(fake) at or above which the verdict is fake: a number from 0 '
-                             'to 1 or a model.json threshold name such as "eer_validation" '
-                             "(default: the card's default, else 0.5)")
+                             'to 1 or a model.json threshold name: "eer_validation" or '
+                             '"fpr_1pct" (at most 1%% of validation reals called fake; '
+                             "default: the card's default, else 0.5)")
+    parser.add_argument("--uncertain", type=uncertain, default=None, metavar="LOW,HIGH",
+                        help="verdict uncertain when LOW < P(fake) < HIGH, whatever the "
+                             "threshold; off for two-way verdicts (default: the band "
+                             "model.json chose on validation, else none)")
     parser.add_argument("--kernels", choices=KERNELS, default="auto",
                         help=kernels_help or
                         "CPU kernels: auto = XNNPACK if it reproduces the bundle's golden "
@@ -173,7 +193,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, threads_flag: str = "-
 
 def detector_settings(args: argparse.Namespace) -> dict:
     """The Detector's keyword arguments from `add_model_options`' flags."""
-    return {"threads": args.threads, "threshold": args.threshold, "kernels": args.kernels,
+    return {"threads": args.threads, "threshold": args.threshold,
+            "uncertain": args.uncertain, "kernels": args.kernels,
             "faces": args.faces, "min_face": args.min_face,
             "allow_failed_gate": args.allow_failed_gate}
 

@@ -2,7 +2,8 @@
 
 Any further arguments are Beam pipeline options (`--runner`, `--direct_num_workers`,
 `--direct_running_mode`, `--project`, ...). Writes one record per matched file, with
-`file`, `p_fake`, `verdict`, `threshold` and `model_sha256` (with `--faces=auto|on`, the
+`file`, `p_fake` (calibrated), `p_fake_raw`, `verdict` (fake, real or uncertain),
+`threshold`, `uncertain` (the band) and `model_sha256` (with `--faces=auto|on`, the
 default auto, also `judged` and `faces`, as `dfd-lite classify`), or `file` and `error` for
 a file that is not a usable image, to PREFIX-*.jsonl (or .parquet), and a summary on stderr.
 Exit status as `dfd-lite classify`: 0 all classified, 1 some files failed, 2 the model or
@@ -112,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dfd-score: done, records in {where} (this runner reports no counts)",
               file=sys.stderr)
         return 0
-    real = totals["classified"] - totals["fake"] - totals["no_face"]
-    faceless = f", {totals['no_face']} with no face" if totals["no_face"] else ""
-    print(f"dfd-score: {totals['classified']} classified ({totals['fake']} fake, {real} real"
-          f"{faceless}), {totals['failed']} failed; records in {where}", file=sys.stderr)
+    print(f"dfd-score: {totals['classified']} classified ({scoring.shares(totals, detector)}), "
+          f"{totals['failed']} failed; records in {where}", file=sys.stderr)
     return 1 if totals["failed"] else 0
 
 

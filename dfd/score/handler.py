@@ -11,8 +11,10 @@ bundle (a runner would retry it and then fail the job).
 
 Each answer is a list of output records, one per file, shaped as `dfd-lite classify`'s
 line for it: with faces (`faces="auto"`, the default, or `"on"`) the record also says what
-was judged (`judged`) and lists every face (`faces`: box, score, p_fake, verdict, crop); the
-image's p_fake and verdict are its most suspicious face's. The pipeline flattens the
+was judged (`judged`) and lists every face (`faces`: box, score, p_fake, p_fake_raw,
+verdict, crop); the image's p_fake is its most suspicious face's and its verdict follows
+`dfd.common.verdicts` (fake, uncertain, real); no face found under auto adds a `note`
+that the whole image was judged, out of the model's domain. The pipeline flattens the
 lists, so a one-record-per-face output would need no pipeline change either.
 """
 
@@ -63,13 +65,9 @@ class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
         file, data, error = element
         if error is None:
             try:
-                verdict = model.detector.classify_bytes(data)
-                record = {"file": file, "p_fake": verdict.p_fake, "verdict": verdict.verdict,
-                          "threshold": verdict.threshold}
-                if verdict.judged is not None:
-                    record.update(judged=verdict.judged,
-                                  faces=[dict(face) for face in verdict.faces])
-                return [{**record, "model_sha256": model.sha256}]
+                answer = model.detector.classify_bytes(data).as_dict()
+                del answer["ms"]  # a batch job's records say what, not how fast
+                return [{"file": file, **answer, "model_sha256": model.sha256}]
             except ImageError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - one file never fails the batch

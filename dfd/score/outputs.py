@@ -17,19 +17,20 @@ import os
 import apache_beam as beam
 
 FORMATS = ("jsonl", "parquet")
-FIELDS = ("file", "file_bytes", "p_fake", "verdict", "threshold", "judged", "faces",
-          "model_sha256", "error")
+FIELDS = ("file", "file_bytes", "p_fake", "p_fake_raw", "verdict", "threshold", "uncertain",
+          "judged", "faces", "note", "model_sha256", "error")
 
 
 def parquet_schema():
     import pyarrow as pa
     face = pa.struct([("box", pa.list_(pa.float64())), ("score", pa.float64()),
-                      ("p_fake", pa.float64()), ("verdict", pa.string()),
-                      ("crop", pa.list_(pa.int64()))])
+                      ("p_fake", pa.float64()), ("p_fake_raw", pa.float64()),
+                      ("verdict", pa.string()), ("crop", pa.list_(pa.int64()))])
     return pa.schema([("file", pa.string()), ("file_bytes", pa.binary()),
-                      ("p_fake", pa.float64()),
+                      ("p_fake", pa.float64()), ("p_fake_raw", pa.float64()),
                       ("verdict", pa.string()), ("threshold", pa.float64()),
-                      ("judged", pa.string()), ("faces", pa.list_(face)),
+                      ("uncertain", pa.list_(pa.float64())),
+                      ("judged", pa.string()), ("faces", pa.list_(face)), ("note", pa.string()),
                       ("model_sha256", pa.string()), ("error", pa.string())])
 
 

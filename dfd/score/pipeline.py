@@ -11,6 +11,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from dfd.common import verdicts
 from dfd.lite.detector import NO_FACE
 from dfd.score import outputs, reading
 from dfd.score.handler import DetectorHandler
@@ -18,7 +19,7 @@ from dfd.score.handler import DetectorHandler
 NAMESPACE = "dfd_score"
 
 
-COUNTERS = ("classified", "fake", "no_face", "failed")
+COUNTERS = ("classified", "fake", "uncertain", "no_face", "failed")
 
 
 class CountRecords(beam.DoFn):
@@ -34,8 +35,10 @@ class CountRecords(beam.DoFn):
                 self._counters["failed"].inc()
             else:
                 self._counters["classified"].inc()
-                if record["verdict"] == "fake":
+                if record["verdict"] == verdicts.FAKE:
                     self._counters["fake"].inc()
+                elif record["verdict"] == verdicts.UNCERTAIN:
+                    self._counters["uncertain"].inc()
                 elif record["verdict"] == NO_FACE:
                     self._counters["no_face"].inc()
             yield record
@@ -68,3 +71,11 @@ def counts(result) -> dict[str, int] | None:
         if counter.key.metric.name in totals:  # RunInference adds its own counters
             totals[counter.key.metric.name] += value or 0
     return totals
+
+
+def shares(totals: dict[str, int], detector) -> str:
+    """The summary's counts as dfd-lite words them (`dfd.common.verdicts.shares`)."""
+    said = ([verdicts.FAKE] * totals["fake"] + [verdicts.UNCERTAIN] * totals["uncertain"]
+            + [NO_FACE] * totals["no_face"])
+    said += [verdicts.REAL] * (totals["classified"] - len(said))
+    return verdicts.shares(said, detector.band is not None)

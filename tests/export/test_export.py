@@ -31,8 +31,9 @@ def test_model_card_describes_and_checksums_every_artifact(tiny_export):
     info = card(tiny_export)
     assert info["labels"] == ["real", "fake"] and info["output"] == "p_fake"
     assert info["preprocessing"] == spec.describe(TINY_IMAGE_SIZE)
-    assert info["thresholds"]["default"] == 0.5
-    assert 0.0 <= info["thresholds"]["eer_validation"] <= 1.0
+    assert "thresholds" not in info, "thresholds are per artifact: each has its own P(fake)"
+    raw = info["artifacts"]["saved_model"]["thresholds"]
+    assert raw["default"] == 0.5 and 0.0 <= raw["eer_validation"] <= 1.0
     assert info["training"]["dataset"] == "deepfake_real_images"
     assert set(info["training"]["metrics"]) == {"train", "validation", "test"}
     assert set(info["artifacts"]) == {"saved_model", *TFLITE_FILES}
@@ -131,7 +132,7 @@ def test_signatures_and_runtime_agree_on_any_image_size(tiny_export):
     from_images = signatures["serving_default"](images=tf.constant(images))["p_fake"].numpy()
     from_bytes = signatures["serving_bytes"](image_bytes=tf.constant(encoded))["p_fake"].numpy()
     detector = Detector(str(tiny_export / "model_float32.tflite"))
-    on_device = [detector.classify_bytes(data).p_fake for data in encoded]
+    on_device = [detector.classify_bytes(data).p_fake_raw for data in encoded]
     assert from_images.shape == (2,)
     np.testing.assert_allclose(from_bytes, from_images, atol=1e-6)
     np.testing.assert_allclose(on_device, from_images, atol=1e-5)
@@ -371,3 +372,139 @@ def test_a_missing_face_detector_package_is_named_with_the_fix(monkeypatch, tmp_
         face_detector.bundle("full_range", str(tmp_path))
     assert face_detector.bundle("none", str(tmp_path)) is None
     assert not list(tmp_path.iterdir())
+
+
+def calibration_entry(export_dir, name):
+    return card(export_dir)["artifacts"][name]
+
+
+def test_each_tflite_is_calibrated_on_validation_with_its_own_thresholds_and_band(tiny_export):
+    info = card(tiny_export)
+    for name in TFLITE_FILES:
+        entry = info["artifacts"][name]
+        fit = entry["p_fake_calibration"]
+        assert fit["fitted_on"] == ["validation"] and fit["examples"] == 16
+        assert (fit["fakes"], fit["reals"]) == (8, 8)
+        assert fit["method"] in ("platt", "none")
+        assert fit["clip"] == (1 / 512 if name == "model_int8.tflite" else 1e-7)
+        pair = fit["figures"]["validation"]
+        assert pair["before"]["examples"] == pair["after"]["examples"] == 16
+        assert set(entry["thresholds"]) == {"default", "eer_validation", "fpr_1pct"}
+        assert entry["thresholds"]["default"] == 0.5
+        meanings = entry["threshold_meanings"]
+        assert meanings["fpr_1pct"]["validation"]["false_positive_rate"] == 0.0, \
+            "1% of 8 reals is none of them"
+        band = entry["uncertain"]
+        assert 0 <= band["low"] <= 0.5 <= band["high"] <= 1
+        assert band["coverage"] <= 2 / 16 and band["coverage_target"] == 0.1
+        assert band["chosen_on"] == ["validation"] and "uncertain when" in band["means"]
+    assert "p_fake_calibration" not in info["artifacts"]["saved_model"]
+
+
+def validation_images(export_dir):
+    """(labels, pixels) of the tiny run's validation split as the export streamed it."""
+    from dfd.evaluate import run_folder
+    from dfd.export import export_lib
+
+    config = run_folder.load_config(str(export_dir.parent / "run"))
+    labels, pixels = [], []
+    for images, batch_labels in export_lib.pixel_batches(config, "validation"):
+        labels.append(batch_labels.numpy())
+        pixels.append(images.numpy())
+    return np.concatenate(labels), np.concatenate(pixels)
+
+
+@pytest.mark.parametrize("name", ["model_float32.tflite", "model_int8.tflite"])
+def test_runtime_calibrated_p_fake_is_the_exports_on_the_same_images(tiny_export, name):
+    """The device's calibrated answers on the validation images reproduce the figures the
+    export recorded from them, and follow model.json's formula written out here."""
+    from dfd.common import calibration
+
+    labels, pixels = validation_images(tiny_export)
+    fit = calibration_entry(tiny_export, name)["p_fake_calibration"]
+    detector = Detector(str(tiny_export / name), faces="off")
+    raw = np.array([detector.p_fake_pixels(image) for image in pixels])
+    if fit["method"] == "platt":
+        clipped = np.clip(raw, fit["clip"], 1 - fit["clip"])
+        by_hand = 1 / (1 + np.exp(-(fit["a"] * np.log(clipped / (1 - clipped)) + fit["b"])))
+    else:
+        by_hand = raw
+    on_device = detector.calibration.apply(raw)
+    np.testing.assert_allclose(on_device, by_hand, rtol=0, atol=1e-12)
+    recorded = fit["figures"]["validation"]
+    for key in ("ece", "brier", "log_loss"):
+        assert calibration.figures(labels, raw)[key] == pytest.approx(
+            recorded["before"][key], abs=1e-12)
+        assert calibration.figures(labels, on_device)[key] == pytest.approx(
+            recorded["after"][key], abs=1e-12)
+    for image in pixels[:4]:  # what classify prints for an image is the same calibrated value
+        answer = detector.classify_bytes(encode(image, "PNG"))
+        assert answer.p_fake_raw == detector.p_fake_pixels(image)
+        assert answer.p_fake == pytest.approx(detector.calibration.apply(answer.p_fake_raw),
+                                              abs=1e-15)
+
+
+def test_parity_report_carries_calibration_on_the_held_out_split(tiny_export):
+    report = json.loads((tiny_export / "parity.json").read_text())["p_fake_calibration"]
+    assert set(report) == set(tflite.PRECISIONS)
+    for entry in report.values():
+        assert entry["before"]["examples"] == entry["after"]["examples"] == 16
+        assert set(entry["thresholds"]) == {"default", "eer_validation", "fpr_1pct"}
+        assert entry["uncertain"]["examples"] == 16
+
+
+def test_the_runs_report_has_a_reliability_diagram_and_calibration_figures(tiny_export):
+    run = tiny_export.parent / "run"
+    assert (run / "calibration.png").stat().st_size > 10_000
+    found = json.loads((run / "metrics.json").read_text())["calibration"]
+    assert found["fitted_on"] == "validation"
+    assert set(found["splits"]) == {"train", "validation", "test"}
+
+
+def test_a_tiny_model_with_known_miscalibration_is_calibrated_through_the_runtime(tmp_path):
+    """The texture detector ranks its images almost perfectly but its head is set so weak
+    that every P(fake) lies near 0.5: far too unsure. Fitted per file on one draw of images
+    as the device answers them (float32 and int8), the calibration lowers the ECE on
+    another draw a lot."""
+    from dfd.common import calibration
+    from dfd.export import p_fake_calibration
+
+    rng = np.random.default_rng(5)
+    model, energy = texture_detector()
+    fit_images, fit_labels = texture_images(200, rng)
+    test_images, test_labels = texture_images(200, rng)
+    median = np.median(energy(fit_images.astype(np.float32)).numpy().sum(axis=1))
+    model.get_layer("head").set_weights([np.full((2, 1), 1 / median, np.float32),
+                                         np.array([-1.0], np.float32)])
+    for precision in ("float32", "int8"):
+        path = tmp_path / f"texture_{precision}.tflite"
+        path.write_bytes(tflite.convert(model, 16, precision,
+                                        (lambda: iter(fit_images)) if precision == "int8"
+                                        else None))
+        detector = Detector(str(path))
+        fit_raw = np.array([detector.p_fake_pixels(image) for image in fit_images])
+        test_raw = np.array([detector.p_fake_pixels(image) for image in test_images])
+        entries = p_fake_calibration.card_entries({"validation": fit_labels},
+                                                  {"validation": fit_raw},
+                                                  p_fake_calibration.clip_for(detector))
+        fitted = calibration.Calibration.from_dict(entries["p_fake_calibration"])
+        before = calibration.ece(test_labels, test_raw)
+        after = calibration.ece(test_labels, fitted.apply(test_raw))
+        print(f"{precision}: held-out ECE {before:.4f} -> {after:.4f}, a {fitted.a:.3f}")
+        assert before > 0.2 and after < 0.1, (precision, before, after)
+        assert fitted.a > 2
+        # model.json beside the file, written through the card's one check as the export
+        # writes it: the runtime's answers reproduce the export's figures
+        model_card.write(str(tmp_path / "model.json"), {
+            "preprocessing": spec.describe(16), "artifacts": {path.name: entries}})
+        device = Detector(str(path))
+        answers = [device.classify_bytes(encode(image, "PNG")) for image in fit_images]
+        assert [a.p_fake_raw for a in answers] == list(fit_raw)
+        recorded = entries["p_fake_calibration"]["figures"]["validation"]["after"]
+        got = calibration.figures(fit_labels, np.array([a.p_fake for a in answers]))
+        for key in ("ece", "brier", "log_loss"):
+            assert got[key] == pytest.approx(recorded[key], abs=1e-12), (precision, key)
+        band = entries["uncertain"]
+        assert all((a.verdict == "uncertain") == (band["low"] < a.p_fake < band["high"])
+                   for a in answers)
+        assert np.mean([a.verdict == "uncertain" for a in answers]) == band["coverage"]

@@ -21,7 +21,14 @@ def valid_card() -> dict:
         card.ARTIFACTS: {"model_int8.tflite": {"kind": "tflite", "precision": "int8",
                                                "bytes": 10, "sha256": "a" * 64,
                                                card.GATE: {"status": "passed",
-                                                           "failures": []}}},
+                                                           "failures": []},
+                                               card.P_FAKE_CALIBRATION: {
+                                                   "method": "platt", "a": 0.8, "b": -0.1,
+                                                   "clip": 1 / 512, "fitted_on": ["validation"]},
+                                               card.THRESHOLDS: {"default": 0.5,
+                                                                 "fpr_1pct": 0.93},
+                                               card.UNCERTAIN: {"low": 0.41, "high": 0.59,
+                                                                "coverage": 0.1}}},
         card.FACE_DETECTOR: {"file": "face_detection_full_range_sparse.tflite",
                              "sha256": "b" * 64, **settings.describe("full_range"),
                              "crop": dict(CROP), "accept_score": ACCEPT_SCORE},
@@ -86,6 +93,35 @@ def mutate(keys, value):
     (["artifacts", "model_int8.tflite", "bytes"], -1, "bytes must be a whole"),
     (["artifacts", "model_int8.tflite", "gate", "status"], "maybe", "gate.status must be"),
     (["artifacts", "model_int8.tflite", "gate", "failures"], "x", "gate.failures"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration"], [1], "calibration must be an "
+     "object"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "method"], "isotonic",
+     "calibration.method must be one of platt, none"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "a"], "1",
+     "calibration.a must be a number above 0"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "a"], -1.0,
+     "calibration.a must be a number above 0"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "a"], 0,
+     "calibration.a must be a number above 0"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "b"], float("nan"),
+     "calibration.b must be a number"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "b"], None,
+     "calibration.b must be a number"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "clip"], 0.5,
+     "calibration.clip must be a number above 0 up to 0.5 \\(not included\\)"),
+    (["artifacts", "model_int8.tflite", "p_fake_calibration", "clip"], 0,
+     "calibration.clip"),
+    (["artifacts", "model_int8.tflite", "thresholds", "fpr_1pct"], 1.5,
+     "artifacts.model_int8.tflite.thresholds.fpr_1pct must be a number from 0 to 1"),
+    (["artifacts", "model_int8.tflite", "thresholds"], {"no-dash": 0.5},
+     "artifacts.model_int8.tflite.thresholds must be named by letters"),
+    (["artifacts", "model_int8.tflite", "uncertain"], "0.4,0.6", "uncertain must be an object"),
+    (["artifacts", "model_int8.tflite", "uncertain", "low"], -0.1,
+     "uncertain.low must be a number from 0 to 1"),
+    (["artifacts", "model_int8.tflite", "uncertain", "high"], None,
+     "uncertain.high must be a number from 0 to 1"),
+    (["artifacts", "model_int8.tflite", "uncertain", "high"], 0.3,
+     "uncertain must be a band with low <= high"),
     (["face_detector"], 3, "face_detector must be an object"),
     (["face_detector", "file"], "../../etc/passwd", "face_detector.file must be a file name"),
     (["face_detector", "file"], None, "face_detector.file must be a string"),
@@ -107,6 +143,16 @@ def test_wrong_typed_or_impossible_fields_are_named(keys, value, field):
     with pytest.raises(card.CardError, match=field) as error:
         card.validate(mutate(keys, value), "/b/model.json")
     assert str(error.value).startswith("/b/model.json: ")
+
+
+def test_a_declined_calibration_needs_no_slope():
+    declined = valid_card()
+    declined["artifacts"]["model_int8.tflite"][card.P_FAKE_CALIBRATION] = {
+        "method": "none", "clip": 1e-7, "note": "not fitted: 3 fakes and 0 reals"}
+    assert card.validate(copy.deepcopy(declined)) == declined
+    declined["artifacts"]["model_int8.tflite"][card.P_FAKE_CALIBRATION]["note"] = 7
+    with pytest.raises(card.CardError, match="calibration.note must be a string"):
+        card.validate(declined)
 
 
 def test_fields_this_version_does_not_know_are_left_alone():

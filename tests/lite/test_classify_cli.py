@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import jpeg_bytes, jpeg_claiming_size
+from dfd.common import verdicts
 
 pytestmark = pytest.mark.slow
 
@@ -44,16 +45,17 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
     assert len(good) == 16
     for line in good:
         assert 0.0 <= line["p_fake"] <= 1.0 and line["ms"] > 0
-        assert line["verdict"] == ("fake" if line["p_fake"] >= line["threshold"] else "real")
+        low, high = line["uncertain"]
+        assert line["verdict"] == ("uncertain" if low < line["p_fake"] < high else
+                                   "fake" if line["p_fake"] >= line["threshold"] else "real")
     assert "truncated" in by_name["c_truncated.jpg"]["error"]
     assert "not an image" in by_name["d_not_an_image.jpg"]["error"]
     assert "empty" in by_name["e_empty.png"]["error"]
     assert "decompression bomb" in by_name["f_bomb.jpg"]["error"]
     assert list(by_name) == sorted(by_name), "folders are walked in a stable order"
-    fakes = sum(line["verdict"] == "fake" for line in good)
     assert err.splitlines()[-1] == (
-        f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 4 failed; "
-        f"model_int8.tflite (xnnpack kernels)")
+        f"dfd-lite: 16 classified ({counts(good)}), 4 failed; "
+        f"model_int8.tflite (xnnpack kernels){whole_images(good)}")
     # Only dfd-lite's own lines (kernel choice, summary): LiteRT's "INFO: Created TensorFlow
     # Lite XNNPACK delegate for CPU." is held back unless DFD_FRAMEWORK_LOGS=1.
     assert all(line.startswith("dfd-lite: ") for line in err.splitlines()), err
@@ -62,13 +64,36 @@ def test_every_image_gets_a_line_and_bad_ones_do_not_stop_the_rest(tiny_export, 
 def test_summary_scores_verdicts_against_fake_and_real_folders(tiny_export, tiny_test_images):
     code, lines, err = classify(tiny_export / "model_float32.tflite", tiny_test_images)
     assert code == 0 and len(lines) == 16
-    right = sum(line["verdict"] == os.path.basename(os.path.dirname(line["file"])).lower()
-                for line in lines)
-    fakes = sum(line["verdict"] == "fake" for line in lines)
+    truth = [os.path.basename(os.path.dirname(line["file"])).lower() for line in lines]
+    decided = [(line["verdict"], t) for line, t in zip(lines, truth)
+               if line["verdict"] != "uncertain"]
+    right = sum(v == t for v, t in decided)
+    doubt = 16 - len(decided)
+    alarms = sum(line["verdict"] == "fake" for line, t in zip(lines, truth) if t == "real")
+    on = f"on 16" if not doubt else f"on the {len(decided)} decided of 16 ({doubt} uncertain)"
     assert err.splitlines()[-1] == (
-        f"dfd-lite: 16 classified ({fakes} fake, {16 - fakes} real), 0 failed; "
-        f"model_float32.tflite (xnnpack kernels); against Fake/Real folder names: "
-        f"accuracy {right / 16:.4f} on 16")
+        f"dfd-lite: 16 classified ({counts(lines)}), 0 failed; "
+        f"model_float32.tflite (xnnpack kernels){whole_images(lines)}; against Fake/Real "
+        f"folder names: "
+        f"accuracy {right / len(decided):.4f} {on}; {alarms} of 8 real photos called fake "
+        f"({100 * alarms / 8:.1f}%)")
+
+
+def whole_images(lines):
+    """The summary's words for images with no face found (the demo's drawn faces are
+    not faces to BlazeFace: each is judged whole and said to be out of the domain)."""
+    whole = sum(line.get("note") == verdicts.OUT_OF_DOMAIN for line in lines)
+    assert whole == sum(line["judged"] == "whole image" for line in lines)
+    return (f"; no face found in {whole}: judged as whole image{'' if whole == 1 else 's'}, "
+            f"out of the model's domain" if whole else "")
+
+
+def counts(lines):
+    """The summary's counts, written out: fake and uncertain with their shares, real."""
+    said = [line["verdict"] for line in lines]
+    fakes, doubt = said.count("fake"), said.count("uncertain")
+    return (f"{fakes} fake {100 * fakes / len(said):.1f}%, {doubt} uncertain "
+            f"{100 * doubt / len(said):.1f}%, {said.count('real')} real")
 
 
 def test_all_good_exits_zero_and_a_missing_file_is_named(tiny_export, tiny_test_images):
@@ -86,7 +111,11 @@ def test_threshold_comes_from_the_model_card_or_the_command_line(tiny_export, ti
     model = tiny_export / "model_float16.tflite"
     assert classify(model, image)[1][0]["threshold"] == 0.5
     eer = classify(model, image, "--threshold=eer_validation")[1][0]
-    assert eer["threshold"] == card["thresholds"]["eer_validation"]
+    assert eer["threshold"] == card["artifacts"]["model_float16.tflite"]["thresholds"][
+        "eer_validation"]
+    strict = classify(model, image, "--threshold=fpr_1pct")[1][0]
+    assert strict["threshold"] == card["artifacts"]["model_float16.tflite"]["thresholds"][
+        "fpr_1pct"]
     assert classify(model, image, "--threshold=0.25")[1][0]["threshold"] == 0.25
     code, _, err = classify(model, image, "--threshold=lenient")
     assert code == 2 and "'lenient'" in err

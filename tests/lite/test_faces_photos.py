@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import SHARED_DATA
 from support import face_photos
+from dfd.common import verdicts
 from dfd.lite.detector import Detector, ModelError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -124,8 +125,8 @@ def test_each_faces_p_fake_is_the_classifiers_answer_on_its_crop_alone(tiny_expo
         for face in answer.faces:
             out = io.BytesIO()
             decoded.crop(tuple(face["crop"])).save(out, format="PNG")
-            alone = whole.classify_bytes(out.getvalue()).p_fake
-            assert abs(face["p_fake"] - alone) <= step + 1e-9, (face, alone)
+            alone = whole.classify_bytes(out.getvalue()).p_fake_raw
+            assert abs(face["p_fake_raw"] - alone) <= step + 1e-9, (face, alone)
         assert answer.p_fake == max(face["p_fake"] for face in answer.faces)
 
 
@@ -148,9 +149,12 @@ def test_cli_says_what_it_judged_and_falls_back_to_the_whole_image(tiny_export, 
     assert "error" in by_name["broken.jpg"]
     group = by_name["group.jpg"]
     assert group["judged"] == "faces" and len(group["faces"]) == len(truths)
-    assert set(group["faces"][0]) == {"box", "score", "p_fake", "verdict", "crop"}
+    assert set(group["faces"][0]) == {"box", "score", "p_fake", "p_fake_raw", "verdict",
+                                      "crop"}
     wall = by_name["wall.jpg"]
     assert wall["judged"] == "whole image" and wall["faces"] == []
+    assert wall["note"] == verdicts.OUT_OF_DOMAIN and "note" not in group
+    assert "no face found in 1: judged as whole image, out of the model's domain" in err
     assert 0 <= wall["p_fake"] <= 1
     code, lines, err = run_cli(model, tmp_path / "wall.jpg", "--faces=on")
     assert code == 0 and lines[0]["verdict"] == "no face" and "1 with no face" in err

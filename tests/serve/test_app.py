@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from conftest import encode, jpeg_bytes, jpeg_claiming_size, textured_rgb
+from dfd.common import verdicts
 from dfd.lite.detector import Detector
 from dfd.serve.app import create_app
 
@@ -53,9 +54,12 @@ def test_good_jpeg_and_png_get_a_verdict(client, detector, no_disk):
         response = post_file(client, data)
         assert response.status_code == 200
         body = response.get_json()
-        assert set(body) == {"p_fake", "verdict", "threshold", "model", "ms"}
+        assert set(body) == {"p_fake", "p_fake_raw", "verdict", "threshold", "uncertain",
+                             "model", "ms"}
         assert body["p_fake"] == pytest.approx(detector.classify_bytes(data).p_fake)
-        assert body["verdict"] == ("fake" if body["p_fake"] >= body["threshold"] else "real")
+        assert body["uncertain"] == detector.band.as_list()
+        assert body["verdict"] == verdicts.verdict(body["p_fake"], body["threshold"],
+                                                   detector.band)
         assert body["model"]["name"] == "dfdnet" and body["model"]["precision"] == "int8"
 
 
@@ -173,7 +177,7 @@ def test_api_answer_keeps_its_field_order(client, no_disk):
     """p_fake first, as built: Flask would sort the keys unless app.json says not to."""
     response = post_file(client, jpeg_bytes(40, 40))
     keys = re.findall(r'"(\w+)":', response.get_data(as_text=True))
-    assert keys[:4] == ["p_fake", "verdict", "threshold", "ms"] and "model" in keys
+    assert keys[:4] == ["p_fake", "p_fake_raw", "verdict", "threshold"] and "model" in keys
 
 
 def test_hostile_images_through_the_real_detector_get_their_status(client, no_disk):

@@ -84,7 +84,7 @@ def test_upload_in_chromium_shows_each_verdict(server, browser, tiny_export, tin
     browser.find_element(By.ID, "file").send_keys("\n".join(map(str, (fake, real, broken))))
     WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(
         By.CSS_SELECTOR, "#results .result.fake, #results .result.real, "
-                         "#results .result.failed")) == 3)
+                         "#results .result.uncertain, #results .result.failed")) == 3)
     cards = {card.find_element(By.CLASS_NAME, "name").text: card
              for card in browser.find_elements(By.CSS_SELECTOR, "#results .result")}
     for name, answer in expected.items():
@@ -201,8 +201,8 @@ def test_face_boxes_are_drawn_on_the_thumbnail_coloured_by_verdict(server, brows
         assert float(box.get_attribute("data-p-fake")) == pytest.approx(face["p_fake"])
         assert face["verdict"] in box.get_attribute("class").split()
         colour = box.value_of_css_property("border-top-color")
-        assert colour == ("rgba(209, 59, 59, 1)" if face["verdict"] == "fake"
-                          else "rgba(42, 157, 92, 1)")
+        assert colour == {"fake": "rgba(209, 59, 59, 1)", "real": "rgba(42, 157, 92, 1)",
+                          "uncertain": "rgba(91, 111, 214, 1)"}[face["verdict"]]
         rect = box.rect  # where the API's box falls on the shown thumbnail, within 2 px
         x0, y0, x1, y1 = face["box"]
         scale = thumb["width"] / photo.width

@@ -34,7 +34,8 @@ def test_explain_adds_a_transparent_heat_layer_over_the_judged_crop(client, dete
     plain = post(client, data, "").get_json()
     body = post(client, data).get_json()
     assert "explain" not in plain
-    assert list(body) == ["p_fake", "verdict", "threshold", "ms", "model", "explain"]
+    assert list(body) == ["p_fake", "p_fake_raw", "verdict", "threshold", "ms", "model",
+                          "explain"]
     assert body["p_fake"] == plain["p_fake"] == detector.classify_bytes(data).p_fake
     explain = body["explain"]
     assert explain["crop"] == [0, 8, 32, 40] and explain["grid"] == 8

@@ -87,6 +87,13 @@ def test_two_sources_train_report_and_export_per_source(tiny_tfds, second_tfds, 
     assert set(report["sources"]["faces_a"]["robustness"]) == {"test"}
     assert report["robustness"]["test"]["examples"] == 28
     assert (run / "roc_by_source.png").stat().st_size > 0
+    # the training end's calibration: one fit on both sources' validation, figures per source
+    cal = report["calibration"]
+    assert cal["fitted_on"] == "validation" and set(cal["sources"]) == {"faces_a", "faces_b"}
+    assert cal["splits"]["validation"]["before"]["examples"] == 28
+    assert cal["sources"]["faces_b"]["test"]["before"]["examples"] == 12
+    assert (run / "calibration.png").stat().st_size > 0
+    assert (run / "calibration_by_source.png").stat().st_size > 0
 
     # The cross-family check: judge the run on a source it did not train on, by name.
     run_module("dfd.evaluate", f"--workdir={run}", f"--data_dir={second_tfds}",
@@ -99,12 +106,20 @@ def test_two_sources_train_report_and_export_per_source(tiny_tfds, second_tfds, 
     assert again["sources"]["unseen"]["splits"]["test"] == \
         report["sources"]["faces_b"]["splits"]["test"]
     assert "faces_a" in again["sources"]  # earlier per-source figures are kept
+    # the left-out source is judged with the training sources' fit, as a device would be
+    fit = ("method", "a", "b", "clip", "fitted_on")
+    assert {k: again["calibration"][k] for k in fit} == {k: cal[k] for k in fit}
+    assert again["calibration"]["sources"]["unseen"]["test"] == cal["sources"]["faces_b"]["test"]
+    assert again["calibration"]["splits"] == cal["splits"]
+    assert {"faces_a", "faces_b"} <= set(again["calibration"]["sources"])
 
     run_module("dfd.export", f"--workdir={run}", f"--out={tmp_path / 'export'}",
                "--calibration_examples=16", "--robustness=none", "--face_detector=none")
     card = json.loads((tmp_path / "export" / "model.json").read_text())
     assert [s["name"] for s in card["training"]["sources"]] == ["faces_a", "faces_b"]
     assert set(card["training"]["metrics_by_source"]) >= {"faces_a", "faces_b"}
+    int8 = card["artifacts"]["model_int8.tflite"]["p_fake_calibration"]
+    assert int8["fitted_on"] == ["validation"] and int8["examples"] == 28  # both sources
 
 
 def refused(tmp_path, *flags) -> subprocess.CompletedProcess:

@@ -152,14 +152,16 @@ async function classify(file) {
   }
   item.classList.add(answer.verdict);
   item.dataset.pFake = answer.p_fake;
-  verdict.textContent = answer.verdict === "fake" ? "Fake" : "Real";
+  verdict.textContent = answer.verdict.charAt(0).toUpperCase() + answer.verdict.slice(1);
   item.querySelector(".bar div").style.width = percent(answer.p_fake);
   const judged = answer.judged === "faces" ?
     ", " + faces.length + " face" + (faces.length === 1 ? "" : "s") + " judged, the most " +
     "suspicious decides" : (answer.judged ? ", judged: " + answer.judged : "");
+  const band = answer.uncertain ? ", uncertain between " + answer.uncertain[0].toFixed(3) +
+    " and " + answer.uncertain[1].toFixed(3) : "";
   detail.textContent = "P(fake) " + answer.p_fake.toFixed(3) + " (threshold " +
-    answer.threshold + "), " + answer.ms.toFixed(1) + " ms, " + answer.model.name + " " +
-    answer.model.precision + judged;
+    answer.threshold + band + "), " + answer.ms.toFixed(1) + " ms, " + answer.model.name +
+    " " + answer.model.precision + judged + (answer.note ? ". Note: " + answer.note : "");
   if (explanations(answer).length) {
     showHeats(item, explanations(answer));
   } else if (explainToggle.checked) {  // switched on while this one was on its way
@@ -173,7 +175,8 @@ explainToggle.addEventListener("change", () => {
   if (!explainToggle.checked) {
     return;
   }
-  for (const item of results.querySelectorAll(".result.fake, .result.real")) {
+  for (const item of results.querySelectorAll(
+    ".result.fake, .result.real, .result.uncertain")) {
     if (item.file && !item.dataset.explained) {
       explainLater(item);
     }
