@@ -3,7 +3,8 @@
     python -m dfd.bench.input_pipeline --source=../shared/data/celeba_stylegan/Dataset
 
 Builds the TFDS dataset from --source (timing `tfds build`'s work: images/s), then times
-two epochs of the train split through `dfd.train.pipeline.build_dataset` (cached, prefetched) and
+two epochs of the train split through `dfd.train.pipeline.build_dataset` (cached, prefetched;
+without augmentation, with the default recipe's and with every augmentation) and
 through `keras.utils.image_dataset_from_directory` at the seed's settings (128x128, batch
 64). Prints a Markdown table for BUILD_NOTES.md. Run it alone: two cores make any
 concurrent work show up in every figure.
@@ -60,10 +61,14 @@ def main(argv=None) -> None:
         seconds, count = build(args.source, data_dir)
         rows.append(("`tfds build` (all splits)", f"{count} images in {seconds:.1f} s",
                      f"{count / seconds:.0f}"))
-    # Without augmentation it does the seed loader's job (decode, resize, batch); with
-    # dfd's training augmentation it does more, and both figures are reported.
-    for label, augment in (("no augmentation", ()),
-                           ("augment " + ",".join(pipeline.AUGMENTATIONS), pipeline.AUGMENTATIONS)):
+    # Without augmentation it does the seed loader's job (decode, resize, batch); with the
+    # default recipe's training augmentation (what `python -m dfd.train` runs) it does more,
+    # and with every augmentation (self_blend too) more again: all three are reported.
+    for label, augment in (
+            ("no augmentation", ()),
+            ("default augmentation " + ",".join(pipeline.DEFAULT_AUGMENT),
+             pipeline.DEFAULT_AUGMENT),
+            ("every augmentation " + ",".join(pipeline.AUGMENTATIONS), pipeline.AUGMENTATIONS)):
         cfg = pipeline.PipelineConfig(image_size=args.image_size, batch_size=args.batch_size,
                                   augment=augment)
         ds = pipeline.build_dataset(data_dir, "train", cfg, training=True)
