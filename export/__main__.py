@@ -33,7 +33,7 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.export import export_lib, face_detector, parity, tflite  # noqa: E402
-from dfd.train import pipeline  # noqa: E402
+from dfd.train import pipeline, sources  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()
@@ -91,7 +91,7 @@ def main(argv) -> None:
                                   FLAGS.parity_split, gate, FLAGS.robustness, FLAGS.data_dir,
                                   FLAGS.face_detector)
     except (tflite.ExportError, parity.ParityError, FileNotFoundError, pipeline.SplitError,
-            face_detector.FaceDetectorError) as e:
+            face_detector.FaceDetectorError, sources.SourceError) as e:
         logging.error("%s", e)
         print(f"export failed: {e}", file=sys.stderr)
         sys.exit(1)

@@ -17,7 +17,7 @@ from dfd.evaluate import run_folder
 from dfd.evaluate.report import source_images
 from dfd.lite.detector import Detector
 from dfd.lite.kernels import GOLDEN
-from dfd.train import pipeline
+from dfd.train import pipeline, sources as sources_lib
 from dfd.export import (face_detector, golden, model_card, parity, saved_model,
                         tflite)
 
@@ -33,17 +33,28 @@ def tflite_name(precision: str) -> str:
     return f"model_{precision}.tflite"
 
 
+def source_pairs(config: dict) -> list[tuple[str, str]]:
+    """(name, data_dir) of every source the run (or the export's --data_dir) names."""
+    return [(s.name, s.data_dir) for s in sources_lib.from_config(config)]
+
+
 def pixel_batches(config: dict, split: str, batch_size: int = 64):
+    """The split of every source, source after source, in file order."""
     cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=batch_size,
-                              cache="none", augment=())
-    return pipeline.build_dataset(config["data_dir"], split, cfg, training=False,
-                              dataset=config["dataset"])
+                                  cache="none", augment=())
+    return pipeline.union_dataset(source_pairs(config), split, cfg, dataset=config["dataset"])
 
 
 def calibration_images(config: dict, count: int):
-    """A callable yielding `count` train-split images, as the converter asks for them."""
+    """A callable yielding `count` train-split images, as the converter asks for them:
+    taken from the sources in turn, so the int8 ranges see every source's pixels."""
+    cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=64,
+                                  cache="none", augment=())
+
     def images():
-        for batch, _ in pixel_batches(config, config.get("train_split", "train")):
+        ds = pipeline.round_robin_dataset(source_pairs(config), config.get("train_split", "train"),
+                                          cfg, dataset=config["dataset"])
+        for batch, _ in ds:
             for image in batch.numpy():
                 yield image
     return lambda: itertools.islice(images(), count)
@@ -58,11 +69,19 @@ def first_images(config: dict, split: str, count: int) -> list[tuple[str, np.nda
     return found[:count]
 
 
+GATED_PRECISIONS = ("float16", "int8")
+"""The .tflite files the export's gate judges (the int8 gate's tolerances, for float16 too):
+each gets its verdict in model.json (`dfd.common.card.GATE`) and the device refuses a file
+whose gate failed or never ran (issue 22, section 4)."""
+
+
 def measure_parity(config: dict, out: str, split: str, confident_margin: float = 0.25) -> dict:
-    """Streams the split once: SavedModel on each batch, every .tflite on each image."""
+    """Streams the split once: SavedModel on each batch, every .tflite on each image (the
+    files are still "pending" in model.json: this is what judges them)."""
     signatures = saved_model.load_signatures(os.path.join(out, SAVED_MODEL))
     serve = signatures[saved_model.IMAGES_SIGNATURE]
-    detectors = {p: Detector(os.path.join(out, tflite_name(p))) for p in tflite.PRECISIONS}
+    detectors = {p: Detector(os.path.join(out, tflite_name(p)), allow_failed_gate=True)
+                 for p in tflite.PRECISIONS}
     labels, reference, scores = [], [], {p: [] for p in tflite.PRECISIONS}
     for images, batch_labels in pixel_batches(config, split):
         labels.append(batch_labels.numpy())
@@ -84,7 +103,7 @@ def bytes_signature_difference(config: dict, signatures: dict, split: str,
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    found = pipeline.builder(config["data_dir"], config["dataset"])
+    found = pipeline.builder(source_pairs(config)[0][1], config["dataset"])  # reference's first
     raw = found.as_dataset(split, shuffle_files=False,
                              decoders={"image": tfds.decode.SkipDecoding()})
     encoded = [ex["image"] for ex in itertools.islice(tfds.as_numpy(raw), BYTES_CHECK_EXAMPLES)]
@@ -110,10 +129,13 @@ def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     from dfd.common import preprocess
 
     size = config["image_size"]
-    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)))
+    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)),
+                                     allow_failed_gate=True)
                  for precision in ROBUSTNESS_PRECISIONS}
     reports = robustness.score_suites(
-        source_images(config, split), robustness.SUITES[suite],
+        itertools.chain.from_iterable(source_images(data_dir, config["dataset"], split)
+                                      for _, data_dir in source_pairs(config)),
+        robustness.SUITES[suite],
         lambda rgb: preprocess.preprocess(rgb, size),
         {precision: scorer(detector) for precision, detector in detectors.items()},
         {precision: detector.threshold for precision, detector in detectors.items()})
@@ -147,18 +169,24 @@ def float32_twin(model, config: dict):
 
 def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
                    parity_split: str = "test", gate: parity.Int8Gate = parity.Int8Gate(),
-                   robustness_suite: str = "none", data_dir: str | None = None,
+                   robustness_suite: str = "none", data_dirs: list[str] | None = None,
                    faces: str = "full_range") -> dict:
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
-    `data_dir` replaces the data dir in the run's config.json (the data moved). Raises
-    parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
+    `data_dirs` replace the run's own data dirs one for one (the data moved). Raises
+    parity.ParityError (after writing, each failed file recorded "failed" in model.json, so
+    the device refuses it) when the gate fails int8 or float16, tflite.ExportError before
     writing any .tflite when the model needs non-builtin ops, and pipeline.SplitError before
     writing anything when --parity_split is not in the data, and
     face_detector.FaceDetectorError before writing anything when `faces` cannot be found.
     """
-    config = run_folder.load_config(workdir, data_dir)
-    pipeline.require_splits(config["data_dir"], config["dataset"], "parity_split", [parity_split])
+    config = run_folder.load_config(workdir, data_dirs)
+    found = run_folder.moved_sources(config, data_dirs)
+    config = {**config, "sources": sources_lib.describe(found),
+              "data_dir": [s.data_dir for s in found]}
+    for source in found:
+        pipeline.require_splits(source.data_dir, config["dataset"], "parity_split",
+                                [parity_split])
     model, checkpoint = run_folder.load_model(workdir)
     model = float32_twin(model, config)
     metrics_path = os.path.join(workdir, "metrics.json")
@@ -192,10 +220,17 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
     detector_entry = face_detector.bundle(faces, out)
     if detector_entry is not None:
         card[face_detector.CARD_KEY] = detector_entry
-    model_card.write(os.path.join(out, spec.MODEL_CARD), card)
+    for precision in GATED_PRECISIONS:
+        model_card.record_gate(card, tflite_name(precision), None)
+    card_path = os.path.join(out, spec.MODEL_CARD)
+    model_card.write(card_path, card)
 
     result = measure_parity(config, out, parity_split, gate.confident_margin)
-    result["int8_gate"] = parity.judge_int8(result, gate)
+    result["gates"] = {p: parity.judge_int8(result, gate, name=p) for p in GATED_PRECISIONS}
+    result["int8_gate"] = result["gates"]["int8"]
+    for precision, verdict in result["gates"].items():
+        model_card.record_gate(card, tflite_name(precision), verdict)
+    model_card.write(card_path, card)
     with open(os.path.join(out, PARITY), "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     for line in parity.summary_lines(result):
@@ -206,5 +241,5 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
               f"{entry['tolerance']:g} ({entry['unit']})")
     if robustness_suite != "none":
         device_robustness(config, out, parity_split, robustness_suite)
-    parity.check_int8(result["int8_gate"])
+    parity.check_gates(result["gates"])
     return result

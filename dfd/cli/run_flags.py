@@ -25,15 +25,24 @@ def define_run_folder(workdir_help: str = "Run folder: checkpoints, logs, flags,
                       "plots.") -> tuple[flags.FlagHolder, flags.FlagHolder]:
     """--workdir and --data_dir: where a training run lives and the dataset(s) it reads."""
     workdir = flags.DEFINE_string("workdir", None, workdir_help)
-    data_dir = flags.DEFINE_string(
+    data_dir = flags.DEFINE_list(
         "data_dir", None,
-        "TFDS data dir: where dfd.builders.build writes the dataset and dfd.train reads it "
-        "(evaluate, export: only when it moved since training).")
+        "TFDS data dir(s) built by dfd.builders.build or `tfds build`, comma-separated, one "
+        "per source: dfd.train trains on their union; dfd.evaluate judges the run on these "
+        "sources instead of its own (when the data moved, or on sources it never saw); "
+        "dfd.export reads them in place of the run's own, one for one.")
     flags.register_validator(
-        "data_dir", lambda v: v is None or os.path.isdir(v),
-        "--data_dir must be an existing folder (build it with `python -m dfd.builders.build` "
-        "or `tfds build`).")
+        "data_dir", lambda v: v is None or (len(v) > 0 and all(v)),
+        "--data_dir must name at least one folder and no empty entry.")
     return workdir, data_dir
+
+
+def define_source_names() -> flags.FlagHolder:
+    """--source_names: what reports call each --data_dir entry."""
+    return flags.DEFINE_list(
+        "source_names", None,
+        "A name for each --data_dir entry, in order (default: each data dir's last folder "
+        "name); reports give every figure per source under these names.")
 
 
 def define_robustness(with_splits: bool = True):

@@ -20,7 +20,7 @@ import numpy as np
 
 from dfd.common import metrics
 from dfd.evaluate import robustness
-from dfd.evaluate.run_folder import load_config, load_model, read_history
+from dfd.evaluate.run_folder import load_config, load_model, read_history, run_sources
 from dfd.train import pipeline
 
 def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
@@ -48,37 +48,48 @@ def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
     return labels.numpy(), scores.numpy().astype(np.float64)
 
 
-def evaluate_splits(model, config: dict, splits: list[str]) -> tuple[dict, dict]:
+def evaluate_splits(model, config: dict, sources: list, splits: list[str]
+                    ) -> tuple[dict, dict]:
+    """({source: {split: summary}}, {source: {split: (labels, scores)}}) for every source."""
     results, curves = {}, {}
-    cfg = pipeline.PipelineConfig(image_size=config["image_size"], batch_size=config["batch_size"],
-                              cache="none", augment=())
-    for split in splits:
-        ds = pipeline.build_dataset(config["data_dir"], split, cfg, training=False,
-                                dataset=config["dataset"])
-        labels, scores = predict(model, ds)
-        results[split] = metrics.summarize(labels, scores)
-        curves[split] = (labels, scores)
+    cfg = pipeline.PipelineConfig(image_size=config["image_size"],
+                                  batch_size=config["batch_size"], cache="none", augment=())
+    for source in sources:
+        results[source.name], curves[source.name] = {}, {}
+        for split in splits:
+            ds = pipeline.build_dataset(source.data_dir, split, cfg, training=False,
+                                        dataset=config["dataset"])
+            labels, scores = predict(model, ds)
+            results[source.name][split] = metrics.summarize(labels, scores)
+            curves[source.name][split] = (labels, scores)
     return results, curves
 
 
-def source_images(config: dict, split: str):
+def union_curves(curves: dict, splits: list[str]) -> dict:
+    """{split: (labels, scores)} of every source's images together."""
+    return {split: (np.concatenate([c[split][0] for c in curves.values()]),
+                    np.concatenate([c[split][1] for c in curves.values()]))
+            for split in splits}
+
+
+def source_images(data_dir: str, dataset: str, split: str):
     """(decoded RGB source image, label) of a split in file order, as the builder stored
     them: the robustness suite degrades the source, before the preprocessing contract."""
     import tensorflow_datasets as tfds
     from PIL import Image
 
-    from dfd.lite import imageio
+    from dfd.imaging import gate
 
-    found = pipeline.builder(config["data_dir"], config["dataset"])
+    found = pipeline.builder(data_dir, dataset)
     ds = found.as_dataset(split=split, shuffle_files=False,
                           decoders={"image": tfds.decode.SkipDecoding()})
     for example in tfds.as_numpy(ds):
-        yield Image.fromarray(imageio.decode_rgb(example["image"])), int(example["label"])
+        yield Image.fromarray(gate.decode_rgb(example["image"])), int(example["label"])
 
 
-def robustness_report(model, config: dict, split: str, suite: str,
-                      threshold: float = 0.5) -> dict:
-    """The robustness suite on one split for a Keras model (see dfd.evaluate.robustness)."""
+def robustness_scores(model, config: dict, data_dir: str, split: str, suite: str):
+    """Raw robustness-suite scores of one source's split for a Keras model
+    (dfd.evaluate.robustness.raw_scores: {degradation: P(fake)} and labels)."""
     from dfd.common import preprocess
 
     import tensorflow as tf
@@ -86,18 +97,40 @@ def robustness_report(model, config: dict, split: str, suite: str,
     size = config["image_size"]
     # Graph mode, traced once for every batch size: the degradations (Pillow, shared with
     # the device's suite so that both judge the same pixels) stay on the host.
-    scores = tf.function(lambda images: model(images, training=False), input_signature=[
+    traced = tf.function(lambda images: model(images, training=False), input_signature=[
         tf.TensorSpec([None, size, size, 3], tf.float32)])
 
     def score_batch(images):
-        return scores(images.astype(np.float32)).numpy()
+        return traced(images.astype(np.float32)).numpy()
 
-    return robustness.score_suite(source_images(config, split), robustness.SUITES[suite],
-                                  lambda rgb: preprocess.preprocess(rgb, size), score_batch,
-                                  threshold=threshold, batch_size=config["batch_size"])
+    scores, labels = robustness.raw_scores(
+        source_images(data_dir, config["dataset"], split), robustness.SUITES[suite],
+        lambda rgb: preprocess.preprocess(rgb, size), {"model": score_batch},
+        batch_size=config["batch_size"])
+    return scores["model"], labels
 
 
-def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) -> list[str]:
+def robustness_reports(model, config: dict, sources: list, splits: list[str], suite: str,
+                       threshold: float = 0.5) -> tuple[dict, dict]:
+    """({source: {split: report}}, {split: union report}): each source's images degraded and
+    judged once, the union summarised from the same scores."""
+    per_source, union = {}, {}
+    for split in splits:
+        raw = [robustness_scores(model, config, s.data_dir, split, suite) for s in sources]
+        for source, (scores, labels) in zip(sources, raw):
+            per_source.setdefault(source.name, {})[split] = robustness.summarize(
+                scores, labels, threshold)
+        names = raw[0][0].keys()
+        union[split] = robustness.summarize(
+            {n: np.concatenate([scores[n] for scores, _ in raw]) for n in names},
+            np.concatenate([labels for _, labels in raw]), threshold)
+    return per_source, union
+
+
+def write_plots(workdir: str, results: dict, curves: dict, history: list[dict],
+                per_source: dict | None = None) -> list[str]:
+    """roc.png, pr.png, confusion_matrix.png and training_curves.png of the union; with
+    several sources also roc_by_source.png (one panel per split, a curve per source)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -120,6 +153,22 @@ def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) 
            ylabel="true positive rate (fakes caught)", title="ROC")
     ax.legend(loc="lower right")
     save(fig, "roc.png")
+
+    if per_source:
+        splits = list(curves)
+        fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 4.2),
+                                 squeeze=False)
+        for ax, split in zip(axes[0], splits):
+            for name, by_split in per_source.items():
+                labels, scores = by_split[split]
+                fpr, tpr, _ = metrics.roc_curve(labels, scores)
+                ax.plot(fpr, tpr, label=f"{name} (AUC {metrics.roc_auc(labels, scores):.3f})")
+            fpr, tpr, _ = metrics.roc_curve(*curves[split])
+            ax.plot(fpr, tpr, "k--", lw=1, label=f"union (AUC {results[split]['auc']:.3f})")
+            ax.plot([0, 1], [0, 1], "k:", lw=1)
+            ax.set(xlabel="false positive rate", ylabel="true positive rate", title=split)
+            ax.legend(loc="lower right", fontsize=7)
+        save(fig, "roc_by_source.png")
 
     fig, ax = plt.subplots(figsize=(5, 5))
     for split, (labels, scores) in curves.items():
@@ -156,39 +205,74 @@ def write_plots(workdir: str, results: dict, curves: dict, history: list[dict]) 
 
 
 def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_suite="full",
-                     robustness_splits=("test",), data_dir: str | None = None) -> dict:
+                     robustness_splits=("test",), data_dirs: list[str] | None = None,
+                     source_names: list[str] | None = None) -> dict:
     """Writes metrics.json and the plots; returns the metrics document.
 
-    The robustness suite runs on each evaluated split named in `robustness_splits`
-    (`robustness_suite` none, fast or full); its figures go under metrics.json's
-    `robustness` and into robustness.png. `data_dir` replaces the run's recorded data dir
-    (--data_dir, when the data moved)."""
-    config = load_config(workdir, data_dir)
+    Every figure is given per source (`sources`) and for their union (`splits`,
+    `robustness`; for one source the two are the same). The sources are the run's own, or
+    `data_dirs` (--data_dir: when the data moved, or to judge the run on sources it never
+    trained on, named by `source_names` or their folders). The robustness suite runs on each
+    evaluated split named in `robustness_splits` (`robustness_suite` none, fast or full).
+    Figures of earlier evaluations are kept for the splits and sources not evaluated again.
+    `splits` and `robustness` stay the union of the sources the run trained on; judged on
+    other sources, their union goes to `other_sources_union`."""
+    config = load_config(workdir, data_dirs)
+    sources = run_sources(config, data_dirs, source_names)
     if splits:
-        pipeline.require_splits(config["data_dir"], config["dataset"], "split", splits)
+        for source in sources:
+            pipeline.require_splits(source.data_dir, config["dataset"], "split", splits)
     model, checkpoint = load_model(workdir)
     if not splits:
-        splits = list(pipeline.split_names(config["data_dir"], config["dataset"]))
-    results, curves = evaluate_splits(model, config, splits)
-    robust = {}
+        available = [set(pipeline.split_names(s.data_dir, config["dataset"])) for s in sources]
+        splits = [name for name in pipeline.split_names(sources[0].data_dir, config["dataset"])
+                  if all(name in names for names in available)]
+    per_source, curves = evaluate_splits(model, config, sources, splits)
+    union = union_curves(curves, splits)
+    results = {split: metrics.summarize(*union[split]) for split in splits}
+    robust_per_source, robust = {}, {}
     if robustness_suite != "none":
-        for split in (s for s in splits if s in robustness_splits):
-            robust[split] = robustness_report(model, config, split, robustness_suite)
+        chosen = [s for s in splits if s in robustness_splits]
+        if chosen:
+            robust_per_source, robust = robustness_reports(model, config, sources, chosen,
+                                                           robustness_suite)
     path = os.path.join(workdir, "metrics.json")
     previous = {}
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
+    names = [s.name for s in sources]
+    trained_on = [s.name for s in run_sources(config)]
+    own = names == trained_on
     report = {"checkpoint": checkpoint, "model": config["model"],
               "image_size": config["image_size"], "dataset": config["dataset"],
               "selected_on": config.get("eval_split", "validation"),
-              "splits": {**previous.get("splits", {}), **results}}
-    if robust or previous.get("robustness"):
+              "trained_on": trained_on, "sources_evaluated": names,
+              # the union is always the training sources': an export reads its thresholds
+              # from it, and a family judged for the cross-family check must not leak in
+              "splits": {**previous.get("splits", {}), **(results if own else {})},
+              "sources": dict(previous.get("sources", {}))}
+    if not own:
+        report["other_sources_union"] = {"sources": names, "splits": results}
+    for source in sources:
+        entry = dict(report["sources"].get(source.name, {}))
+        entry["data_dir"] = source.data_dir
+        entry["trained_on"] = source.name in trained_on
+        entry["splits"] = {**entry.get("splits", {}), **per_source[source.name]}
+        if source.name in robust_per_source:
+            entry["robustness"] = {**entry.get("robustness", {}),
+                                   **robust_per_source[source.name]}
+        report["sources"][source.name] = entry
+    if own and (robust or previous.get("robustness")):
         report["robustness"] = {**previous.get("robustness", {}), **robust}
+    elif previous.get("robustness"):
+        report["robustness"] = previous["robustness"]
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
-    write_plots(workdir, results, curves, read_history(workdir))
-    if report.get("robustness"):
+    if own:
+        write_plots(workdir, results, union, read_history(workdir),
+                    curves if len(sources) > 1 else None)
+    if own and report.get("robustness"):
         robustness.write_chart(os.path.join(workdir, "robustness.png"), report["robustness"])
     return report
 
@@ -200,7 +284,16 @@ def summary_line(split: str, result: dict) -> str:
 
 
 def print_report(report: dict) -> None:
+    """The union's figures, then each source's when there are several."""
     for split, result in report["splits"].items():
         print(summary_line(split, result))
     for split, result in report.get("robustness", {}).items():
         print("\n".join(robustness.summary_lines(split, result)))
+    evaluated = report.get("sources_evaluated", [])
+    if evaluated != report.get("trained_on", evaluated):
+        print(f"judged on sources it did not train on ({', '.join(evaluated)}); the lines "
+              f"above are the training sources' union")
+    if len(evaluated) > 1 or evaluated != report.get("trained_on", evaluated):
+        for name in evaluated:
+            for split, result in report["sources"][name]["splits"].items():
+                print(summary_line(f"{name} {split}", result))

@@ -125,6 +125,16 @@ def score_suites(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str
     """`score_suite` for several scorers of one input contract (e.g. an export's float32
     and int8 files) in one pass: decoding and degrading a split costs more than scoring
     it, so each degraded image is made once and judged by every scorer."""
+    scores, labels = raw_scores(sources, names, preprocess, scorers, batch_size, seed)
+    return {key: summarize(per, labels, thresholds[key], seed) for key, per in scores.items()}
+
+
+def raw_scores(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str],
+               preprocess: Callable[[np.ndarray], np.ndarray],
+               scorers: dict[str, Callable[[np.ndarray], np.ndarray]], batch_size: int = 64,
+               seed: int = SEED) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray]:
+    """({scorer: {degradation: P(fake) per image}}, labels): what `score_suites` summarises,
+    kept so several sources' scores can also be summarised as one union."""
     names = list(names)
     unknown = [n for n in names if n not in DEGRADATIONS]
     if unknown:
@@ -149,10 +159,9 @@ def score_suites(sources: Iterable[tuple[Image.Image, int]], names: Iterable[str
                 flush(name)
     for name in names:
         flush(name)
-    labels = np.asarray(labels)
-    return {key: summarize({name: np.concatenate(per[name]) if per[name] else np.zeros(0)
-                            for name in names}, labels, thresholds[key], seed)
-            for key, per in scores.items()}
+    return ({key: {name: np.concatenate(per[name]) if per[name] else np.zeros(0)
+                   for name in names} for key, per in scores.items()},
+            np.asarray(labels, dtype=np.int64))
 
 
 def summarize(scores: dict[str, np.ndarray], labels: np.ndarray, threshold: float,

@@ -18,14 +18,30 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.common import spec  # noqa: E402
-from dfd.train import augment, models, pipeline  # noqa: E402
-from dfd.train import hardware, trainer  # noqa: E402
+from dfd.train import augment, hardware, models, pipeline, sources, trainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()
+run_flags.define_source_names()
 run_flags.define_robustness()
+flags.DEFINE_list("source_weights", None,
+                  "Sampling weight of each --data_dir source, in order (default: equal, so "
+                  "each source gets the same share of every batch however many images it "
+                  "has); normalised to sum to 1.")
+flags.register_validator(
+    "source_weights",
+    lambda v: v is None or all(_is_positive_number(w) for w in v),
+    "--source_weights must be finite numbers > 0, one per --data_dir entry.")
 
 PRETRAINED_MODELS = trainer.PRETRAINED_MODELS
+
+
+def _is_positive_number(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value > 0 and value != float("inf")
 
 flags.DEFINE_string("dataset", pipeline.DEFAULT_DATASET, "TFDS dataset name in --data_dir.")
 flags.DEFINE_string("train_split", "train", "Split to train on.")
@@ -186,35 +202,49 @@ def pipeline_config() -> pipeline.PipelineConfig:
             self_blend_probability=FLAGS.self_blend_probability))
 
 
-def absolute_paths() -> None:
-    """Paths become absolute before flags.txt and config.json record them, so that
-    dfd.evaluate and export find the data from any working directory."""
-    FLAGS.data_dir = os.path.abspath(FLAGS.data_dir)
-    FLAGS.workdir = os.path.abspath(FLAGS.workdir)
-    if FLAGS.cache not in ("memory", "none"):
-        FLAGS.cache = os.path.abspath(FLAGS.cache)
+def training_sources() -> list[sources.Source]:
+    """The --data_dir sources, named and weighted, each checked to hold a built dataset with
+    the splits the flags name; raises SourceError or SplitError in one line naming it."""
+    weights = [float(w) for w in FLAGS.source_weights] if FLAGS.source_weights else None
+    found = sources.resolve(FLAGS.data_dir, FLAGS.source_names, weights)
+    for source in found:
+        sources.check_built(source, FLAGS.dataset)
+        for flag in ("train_split", "eval_split"):
+            pipeline.require_splits(source.data_dir, FLAGS.dataset, flag, [FLAGS[flag].value])
+        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
+            pipeline.require_splits(source.data_dir, FLAGS.dataset, "robustness_splits",
+                                    FLAGS.robustness_splits)
+    return found
 
 
 def main(argv) -> None:
     quiet.quiet_frameworks()
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    absolute_paths()
     try:  # before anything is written to the workdir
-        for flag in ("train_split", "eval_split"):
-            pipeline.require_splits(FLAGS.data_dir, FLAGS.dataset, flag, [FLAGS[flag].value])
-        if FLAGS["robustness_splits"].present:  # the default names test, which may be absent
-            pipeline.require_splits(FLAGS.data_dir, FLAGS.dataset, "robustness_splits",
-                                    FLAGS.robustness_splits)
+        found = training_sources()
         if FLAGS.data_service:
+            if len(found) > 1:
+                raise pipeline.DataServiceError(
+                    "--data_service takes one --data_dir: tf.data service shards the "
+                    "training split's files between its workers, and a mixed stream of "
+                    "several sources draws from a random source it cannot shard")
             pipeline.check_dispatcher(FLAGS.data_service)
-    except (pipeline.SplitError, pipeline.DataServiceError) as e:
-        raise app.UsageError(str(e)) from None
+    except (sources.SourceError, pipeline.SplitError, pipeline.DataServiceError) as e:
+        print(f"dfd.train: {e}", file=sys.stderr)
+        sys.exit(2)
+    # Absolute paths before flags.txt and config.json record them, so that dfd.evaluate and
+    # export find the data from any working directory.
+    FLAGS.data_dir = [source.data_dir for source in found]
+    FLAGS.source_names = [source.name for source in found]
+    FLAGS.workdir = os.path.abspath(FLAGS.workdir)
+    if FLAGS.cache not in ("memory", "none"):
+        FLAGS.cache = os.path.abspath(FLAGS.cache)
     os.makedirs(FLAGS.workdir, exist_ok=True)
     this = sys.modules[__name__]
     settings = types.SimpleNamespace(**run_flags.flag_values_of(this, run_flags))
     report = trainer.train_and_evaluate(
-        settings, FLAGS.workdir, pipeline_config(),
+        settings, FLAGS.workdir, pipeline_config(), found,
         write_flagfile=lambda path: run_flags.write_flagfile(path, this, run_flags))
     from dfd.evaluate import report as evaluation
     evaluation.print_report(report or {"splits": {}})

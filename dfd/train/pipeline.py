@@ -23,9 +23,8 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from dfd.common import spec
-
-
 from dfd.train import augment as per_image
+
 DEFAULT_DATASET = "deepfake_real_images"
 AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "resize", "self_blend")
 """What `--augment` may name: horizontal flip and crop/scale jitter (whole batches), JPEG
@@ -245,16 +244,17 @@ def read_split(found, split: str, *, training: bool, seed: int,
     return ds.with_options(options)
 
 
-def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
-                  dataset: str = DEFAULT_DATASET,
-                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """Batches of one split. Training adds shuffling and augmentation after the cache.
+def examples(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
+             dataset: str = DEFAULT_DATASET, cache_name: str = "",
+             input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """(image, label) pairs of one split of one source, decoded, preprocessed and cached;
+    training adds shuffling and the per-image augmentation after the cache. `cache_name`
+    (the source's name) goes into a file cache's name so a reader sees whose it is;
     `input_context`: this worker's place among several (see `read_split`)."""
     found = builder(data_dir, dataset)
     ds = read_split(found, split, training=training, seed=config.seed,
                     input_context=input_context)
     size = config.image_size
-    # Evaluation is always in file order: reports and parity checks must be repeatable.
     deterministic = config.deterministic or not training
 
     def load(example):
@@ -265,39 +265,119 @@ def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache and config.cache != "none":
-        path = cache_path(config.cache, cache_identity(found, split, size, input_context))
+        prefix = f"{config.cache}-{cache_name}" if cache_name else config.cache
+        path = cache_path(prefix, cache_identity(found, split, size, input_context))
         # tf.data opens the cache file only when iteration starts: without its folder, a
         # run would fail mid-fit with a NotFoundError.
         tf.io.gfile.makedirs(os.path.dirname(path) or ".")
         ds = ds.cache(path)
-    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-
-    def with_seeds(ds):
-        """(element, augmentation seed) pairs. Through tf.data service the seeds come from
-        a stateful op instead: sharding by file needs the files to be the only source."""
-        if training and config.data_service:
-            return ds.map(lambda *element: (element[0] if len(element) == 1 else element,
-                                            tf.random.uniform([2], 0, 2 ** 62, tf.int64)))
-        return tf.data.Dataset.zip((ds, seeds))
-
-    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
         if config.per_image_augment:
-            ds = with_seeds(ds).map(
+            ds = _with_seeds(ds, config).map(
                 lambda pair, seed: per_image.augment_example(
                     pair[0], pair[1], seed, config.per_image_augment, config.augmentation),
-                **parallel)
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
+    return ds
+
+
+def _seeds(config: PipelineConfig) -> tf.data.Dataset:
+    """Fresh (2,) stateless seeds every element and every epoch, reproducible from --seed."""
+    return tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+
+
+def _with_seeds(ds: tf.data.Dataset, config: PipelineConfig) -> tf.data.Dataset:
+    """(element, (2,) augmentation seed) pairs of a training stream. Through tf.data
+    service (`through_data_service`) the seeds come from a stateful op instead of a second
+    dataset: sharding by file needs the split's files to be the pipeline's only source."""
+    if config.data_service:
+        return ds.map(lambda *element: (element[0] if len(element) == 1 else element,
+                                        tf.random.uniform([2], 0, 2 ** 62, tf.int64)))
+    return tf.data.Dataset.zip((ds, _seeds(config)))
+
+
+def batched(ds: tf.data.Dataset, config: PipelineConfig, *, training: bool) -> tf.data.Dataset:
+    """Batches of (image, label) pairs; training adds the whole-batch flip and crop."""
+    deterministic = config.deterministic or not training
     ds = ds.batch(config.batch_size)
     if training and {"flip", "crop"} & set(config.augment):
-        ds = with_seeds(ds).map(
-            lambda pair, seed: (augment_batch(pair[0], seed, config), pair[1]), **parallel)
+        ds = _with_seeds(ds, config).map(
+            lambda pair, seed: (augment_batch(pair[0], seed, config), pair[1]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     options = tf.data.Options()
     options.deterministic = deterministic
     ds = ds.with_options(options)
     if training and config.data_service:
         return through_data_service(ds, config.data_service)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
+                  dataset: str = DEFAULT_DATASET,
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """Batches of one split of one source. Evaluation is always in file order: reports and
+    parity checks must be repeatable. `input_context`: see `read_split`."""
+    return batched(examples(data_dir, split, config, training=training, dataset=dataset,
+                            input_context=input_context), config, training=training)
+
+
+def mixed_training_dataset(sources: Sequence[tuple[str, str]], split: str,
+                           config: PipelineConfig, weights: Sequence[float],
+                           dataset: str = DEFAULT_DATASET,
+                           input_context: tf.distribute.InputContext | None = None
+                           ) -> tf.data.Dataset:
+    """Training batches drawn from several sources at once, each example from source i with
+    probability weights[i] (`tf.data.Dataset.sample_from_datasets`): equal weights give every
+    source the same share of each batch however many images it has, so the largest set does
+    not drown the others. Each source repeats on its own (a small one is seen more often),
+    so the stream never ends: the trainer sets the steps of an epoch. `sources` are
+    (name, data_dir) pairs."""
+    streams = [examples(data_dir, split, config, training=True, dataset=dataset,
+                        cache_name=name, input_context=input_context).repeat()
+               for name, data_dir in sources]
+    mixed = tf.data.Dataset.sample_from_datasets(
+        streams, weights=[float(w) for w in weights], seed=config.seed,
+        stop_on_empty_dataset=False)
+    return batched(mixed, config, training=True)
+
+
+def union_dataset(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,
+                  dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
+    """Evaluation batches of one split of every source, source after source in file order:
+    checkpoint choice and early stopping judge the union."""
+    union = None
+    for name, data_dir in sources:
+        ds = examples(data_dir, split, config, training=False, dataset=dataset, cache_name=name)
+        union = ds if union is None else union.concatenate(ds)
+    return batched(union, config, training=False)
+
+
+def round_robin_dataset(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,
+                        dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
+    """Evaluation batches taking one image from each source in turn (deterministic), so the
+    first N images (the int8 calibration set) hold every source's pixels."""
+    streams = [examples(data_dir, split, config, training=False, dataset=dataset,
+                        cache_name=name) for name, data_dir in sources]
+    if len(streams) == 1:
+        return batched(streams[0], config, training=False)
+    order = tf.data.Dataset.range(len(streams)).repeat()
+    mixed = tf.data.Dataset.choose_from_datasets(streams, order, stop_on_empty_dataset=False)
+    return batched(mixed, config, training=False)
+
+
+def mixed_class_shares(infos: Sequence[dict], weights: Sequence[float]) -> dict | None:
+    """{"real": share, "fake": share} of the examples the mixed stream draws: each source's
+    own class mix, weighted by its sampling weight (None when a source has no counts)."""
+    total = sum(weights)
+    shares = {"real": 0.0, "fake": 0.0}
+    for info, weight in zip(infos, weights):
+        counts = info.get("class_counts")
+        if not counts:
+            return None
+        n = sum(counts.values())
+        for name in shares:
+            shares[name] += weight / total * counts.get(name, 0) / max(n, 1)
+    return shares
 
 
 class DataServiceError(ValueError):
@@ -337,7 +417,7 @@ def through_data_service(ds: tf.data.Dataset, address: str) -> tf.data.Dataset:
     whose order differs between workers, so some examples come twice and others never
     (measured: 1,025 and 1,040 distinct of 1,200); DYNAMIC (distributed_epoch) fails on
     TFDS's cardinality check and on the cache. FILE needs the files to be the pipeline's
-    only source, so `build_dataset` draws augmentation seeds from a stateful op here (not
+    only source, so `_with_seeds` draws augmentation seeds from a stateful op here (not
     reproducible: tf.data service interleaves its workers' batches as they come anyway).
     A split with fewer files than workers leaves the extra workers idle
     (dfd.builders.build --num_shards). The cache runs on the workers and, as each epoch is

@@ -25,7 +25,7 @@ from typing import Callable
 from absl import logging
 
 from dfd.evaluate import report as evaluation, run_folder
-from dfd.train import hardware, loss_scaling, models, multi_worker, pipeline
+from dfd.train import hardware, loss_scaling, models, multi_worker, pipeline, sources as sources_lib
 
 PRETRAINED_MODELS = ("efficientnet_lite0",)
 """Models with ImageNet weights (dfd.train.pretrained.SUPPORTED; repeated here so that parsing
@@ -45,13 +45,16 @@ def resolved_config(settings: types.SimpleNamespace, strategy_name: str, precisi
     return config
 
 
-def class_weights(settings, info: dict) -> dict | None:
-    """n / (2 n_c) per class, so an imbalanced split does not just learn the majority."""
-    counts = info.get("class_counts")
-    if settings.class_weight == "none" or not counts:
+def class_weights(settings, infos: list[dict], weights: list[float]) -> dict | None:
+    """1 / (2 share_c) per class, where share_c is the class's share of what training draws
+    (each source's class mix weighted by its sampling weight), so an imbalanced mix does not
+    just learn the majority. For one source: n / (2 n_c) from the builder's counts."""
+    if settings.class_weight == "none":
         return None
-    total = sum(counts.values())
-    return {label: total / (2.0 * max(counts[name], 1))
+    shares = pipeline.mixed_class_shares(infos, weights)
+    if not shares:
+        return None
+    return {label: 1.0 / (2.0 * max(shares[name], 1e-9))
             for label, name in enumerate(("real", "fake"))}
 
 
@@ -159,10 +162,16 @@ def make_callbacks(settings, workdir: str, chief: bool, private_dir: str, phase:
 
 def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
                        pipeline_config: pipeline.PipelineConfig,
+                       sources: list[sources_lib.Source],
                        write_flagfile: Callable[[str], str] | None = None) -> dict:
-    """Trains `settings` (the train binary's flag values by name) into `workdir` and writes
-    the evaluation report; returns it (empty on a worker that is not the chief).
-    `write_flagfile(path)` records the command line that repeats the run."""
+    """Trains `settings` (the train binary's flag values by name) on `sources` into
+    `workdir` and writes the evaluation report; returns it (empty on a worker that is not
+    the chief). `write_flagfile(path)` records the command line that repeats the run.
+
+    One source trains on its split as it is, an epoch one pass over it. Several are mixed by
+    their weights (pipeline.mixed_training_dataset), an epoch as many images as all their
+    training splits hold; validation, the checkpoint choice and early stopping judge the
+    union of their validation splits."""
     import keras
     import tensorflow as tf
 
@@ -181,21 +190,39 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
                  strategy.num_replicas_in_sync, precision, chief)
 
     config = resolved_config(settings, strategy_name, precision, strategy.num_replicas_in_sync)
+    config["sources"] = sources_lib.describe(sources)
     if chief:
         if write_flagfile:
             write_flagfile(os.path.join(workdir, "flags.txt"))
         with open(os.path.join(workdir, "config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
 
-    train_info = pipeline.split_info(settings.data_dir, settings.train_split, settings.dataset)
-    train_ds = pipeline.build_dataset(settings.data_dir, settings.train_split, pipeline_config,
-                                      training=True, dataset=settings.dataset,
-                                      input_context=hardware.input_context(strategy))
-    eval_ds = pipeline.build_dataset(settings.data_dir, settings.eval_split, pipeline_config, training=False,
-                                 dataset=settings.dataset)
-    steps_per_epoch = math.ceil(train_info["num_examples"] / settings.batch_size)
+    infos = [pipeline.split_info(s.data_dir, settings.train_split, settings.dataset)
+             for s in sources]
+    weights = [s.weight for s in sources]
+    train_examples = sum(info["num_examples"] for info in infos)
+    pairs = [(s.name, s.data_dir) for s in sources]
+    if len(sources) == 1:
+        train_ds = pipeline.build_dataset(sources[0].data_dir, settings.train_split,
+                                          pipeline_config, training=True,
+                                          dataset=settings.dataset,
+                                          input_context=hardware.input_context(strategy))
+        eval_ds = pipeline.build_dataset(sources[0].data_dir, settings.eval_split,
+                                         pipeline_config, training=False,
+                                         dataset=settings.dataset)
+    else:
+        train_ds = pipeline.mixed_training_dataset(
+            pairs, settings.train_split, pipeline_config, weights, settings.dataset,
+            input_context=hardware.input_context(strategy))
+        eval_ds = pipeline.union_dataset(pairs, settings.eval_split, pipeline_config,
+                                         settings.dataset)
+        logging.info("training on %s", ", ".join(
+            f"{s['name']} ({info['num_examples']} images, {s['share']:.0%} of each batch)"
+            for s, info in zip(config["sources"], infos)))
+    steps_per_epoch = math.ceil(train_examples / settings.batch_size)
     if strategy_name == "multi_worker":  # full batches only (dfd.train.multi_worker)
-        steps_per_epoch = max(1, train_info["num_examples"] // settings.batch_size)
+        steps_per_epoch = max(1, train_examples // settings.batch_size)
+    weights_by_class = class_weights(settings, infos, weights)
 
     init = resolved_init(settings.model, settings.init)
     with strategy.scope():
@@ -233,14 +260,17 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
         if strategy_name == "multi_worker":
             multi_worker.fit(
                 model, optimizer, strategy, train_ds, eval_ds, first_epoch=phase.first_epoch,
-                end_epoch=phase.end_epoch, train_examples=train_info["num_examples"],
-                global_batch=settings.batch_size, class_weight=class_weights(settings, train_info),
+                end_epoch=phase.end_epoch, train_examples=train_examples,
+                global_batch=settings.batch_size, class_weight=weights_by_class,
                 label_smoothing=settings.label_smoothing, private_dir=private_dir,
                 phase=phase.name, callbacks=make_callbacks(settings, workdir, chief, private_dir,
                                                            phase.name, custom_loop=True))
         else:
             model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
-                      epochs=phase.end_epoch, class_weight=class_weights(settings, train_info),
+                      epochs=phase.end_epoch, class_weight=weights_by_class,
+                      # A mixed stream never ends: an epoch is as many images as the
+                      # sources hold. One source keeps fit's own pass over the split.
+                      steps_per_epoch=steps_per_epoch if len(sources) > 1 else None,
                       callbacks=make_callbacks(settings, workdir, chief, private_dir, phase.name),
                       verbose=1 if sys.stdout.isatty() else 2,
                       # The pipeline shuffles (seeded); fit's default True only warns.

@@ -56,9 +56,15 @@ def test_graph_prediction_matches_the_eager_loop(model, config):
 
 def test_graph_robustness_report_matches_the_eager_scorer(model, config):
     suite = "fast"
-    new = report.robustness_report(model, config, "test", suite)
+    from dfd.train import sources
+
+    source = sources.Source("tiny", config["data_dir"])
+    per_source, union = report.robustness_reports(model, config, [source], ["test"], suite)
+    new = per_source["tiny"]["test"]
+    assert union["test"] == new  # one source: the union is that source
     old = robustness.score_suite(
-        report.source_images(config, "test"), robustness.SUITES[suite],
+        report.source_images(config["data_dir"], config["dataset"], "test"),
+        robustness.SUITES[suite],
         lambda rgb: preprocess.preprocess(rgb, TINY_IMAGE_SIZE),
         lambda images: np.asarray(model(images.astype(np.float32), training=False)),
         batch_size=CONFIG_BATCH)
