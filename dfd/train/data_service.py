@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 
 from absl import app, flags
 
@@ -67,11 +68,14 @@ def main(argv) -> None:
         server = worker(FLAGS.port, FLAGS.dispatcher, FLAGS.address)
         print(f"tf.data service worker {FLAGS.address}:{FLAGS.port} of dispatcher "
               f"{FLAGS.dispatcher}", flush=True)
+    # Not server.join(): a signal's Python handler runs only between bytecodes, never
+    # while the main thread waits inside TensorFlow, so SIGTERM and Ctrl-C would be ignored.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        server.join()
+        while True:
+            time.sleep(1)
     except KeyboardInterrupt:
-        pass
+        pass  # the process ends; the server stops with it
 
 
 def run() -> None:

@@ -91,17 +91,49 @@ def test_a_dispatcher_that_is_down_is_named_not_waited_for(four_file_tfds, tmp_p
     assert time.monotonic() - start < 60
 
 
-@pytest.mark.parametrize("flag,message", [
-    ("--data_service=localhost:5050", "expected grpc://HOST:PORT"),
-    ("--cache=/tmp/dfd-cache-x", "--cache must be memory or none"),
+@pytest.mark.parametrize("flags,message", [
+    (["--data_service=localhost:5050"], "expected grpc://HOST:PORT"),
+    (["--cache=/tmp/dfd-cache-x"], "--cache must be memory or none"),
+    (["--data_dir={data},{data}", "--source_names=a,b"], "--data_service takes one --data_dir"),
 ])
-def test_bad_data_service_flags_are_named(four_file_tfds, tmp_path, flag, message):
-    args = [f"--data_service=grpc://localhost:{free_port()}", flag]
+def test_bad_data_service_flags_are_named(four_file_tfds, tmp_path, flags, message):
+    args = [f"--data_service=grpc://localhost:{free_port()}",
+            *(flag.format(data=four_file_tfds) for flag in flags)]
     out = subprocess.run(
         [sys.executable, "-m", "dfd.train", f"--data_dir={four_file_tfds}",
          f"--workdir={tmp_path / 'never'}", *args], env=TF_ENV, capture_output=True,
         text=True, timeout=120)
     assert out.returncode != 0 and message in out.stderr, out.stderr[-2000:]
+
+
+def test_server_command_serves_until_sigterm_then_exits(tmp_path):
+    """The command's server answers on its port and stops on SIGTERM (a benchmark or a
+    cluster manager stops it so); it once waited in server.join(), deaf to signals."""
+    import signal
+    import socket
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dfd.train.data_service", "dispatcher", f"--port={port}",
+         f"--workers=localhost:{free_port()}"], env=TF_ENV, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read()[-2000:]
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the dispatcher never listened"
+                time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert f"dispatcher on port {port}" in server.stdout.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 def test_server_command_needs_a_role_and_its_flags():
