@@ -51,7 +51,7 @@ flags.register_validator(
 
 class FalseAlarms(logging.Filter):
     """Drops two warnings that are no problem of the user's: TFDS's "Variant folder
-    OUT/deepfake_real_images/1.1.0 has no dataset_info.json", said of the very folder a
+    OUT/deepfake_real_images/1.2.0 has no dataset_info.json", said of the very folder a
     fresh build is about to fill (or of an interrupted build's, which this one replaces),
     and Beam's "apitools not found", said on import about Google Cloud clients a local
     build does not use."""

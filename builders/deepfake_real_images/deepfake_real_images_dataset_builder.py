@@ -53,7 +53,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     `pkg_dir_path`, TFDS internals with no public equivalent: tests/test_framework_hooks.py
     checks each against the installed TFDS, and setup.cfg caps its version."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release: source JPEG bytes kept, odd images converted to PNG, "
                  "undecodable files dropped and counted in metadata.",
@@ -67,6 +67,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                  "with no usable file is left out and reported. A zip and its extracted "
                  "folder give the same examples and digests. A clean Kaggle download gives "
                  "the same examples as 1.0.0.",
+        "1.2.0": "Beam at ten million files: a split's report is combined on the workers "
+                 "(partial summaries merged) instead of gathered on one, so each split's "
+                 "`source_sha256` is now order-free, the sum of every file's SHA-256 "
+                 "modulo 2**256 (split_report.Summary), and differs from the value 1.1.0 "
+                 "recorded for the same files. dfd's file cache keys on it, so a 1.1.0 "
+                 "build must be rebuilt rather than read as if it were this one. Examples, "
+                 "counts and the lists of skipped and ignored files are as in 1.1.0.",
     }
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Download "deepfake-and-real-images" from Kaggle (an archive holding

@@ -3,9 +3,12 @@
 Both ways of building (one process, or Beam workers) turn every listed file into one small
 `FileRecord` and hand the records to `Summary`, so the counts, the lists of skipped and
 ignored files and the source digest are computed by the same code from the same facts,
-whichever way the files were vetted. The digest depends on the listing order, so a record
-carries its place in the listing and Beam's records, gathered in any order, are sorted
-back into it.
+whichever way the files were vetted. A `Summary` can be merged with another, in any order
+and grouping, to the same result: Beam combines partial summaries on its workers
+(beam_generation.CombineReport), so no worker ever holds a split's records, only the
+bad files' entries. For that the digest is order-free (a sum of per-file hashes), and the
+lists of bad files carry each file's place in the listing and are sorted into it at the
+end.
 """
 
 from __future__ import annotations
@@ -90,28 +93,52 @@ class Progress:
                          self.files, self.files / max(now - self.start, 1e-9))
 
 
+DIGEST_MODULUS = 2 ** 256
+
+
+def record_digest(record: FileRecord) -> int:
+    """One file's share of the split's digest: its key, whether it was ignored, its bytes'
+    SHA-256."""
+    line = f"{record.key}\t{record.action == 'ignored'}\t{record.sha256}\n".encode()
+    return int.from_bytes(hashlib.sha256(line).digest(), "big")
+
+
 class Summary:
-    """Counts, lists and digest of one split, fed its records in listing order: the
-    one-process build feeds it as it goes (memory for the bad files only), Beam's report
-    after sorting."""
+    """Counts, lists and digest of one split, fed its records in any order or merged from
+    partial summaries: memory for the bad files' entries only.
+
+    The digest is the sum of every file's SHA-256 (`record_digest`) modulo 2**256: a
+    multiset hash (AdHash), the same however the files were grouped or ordered, and
+    changed by any file added, removed or altered. The key names each file, so the
+    listing, which is sorted, is implied. Enough to tell builds apart (dfd.train.pipeline's
+    cache identity), not a defence against files crafted to collide."""
 
     def __init__(self, split: str):
         self.split = split
         self.counts = collections.Counter()
         self.per_class = collections.Counter()
         self.skipped, self.ignored = [], []
-        self.manifest = hashlib.sha256()
+        """(listing order, entry) pairs, sorted by order in `result`."""
+        self.digest = 0
 
     def add(self, record: FileRecord) -> None:
-        self.manifest.update(
-            f"{record.key}\t{record.action == 'ignored'}\t{record.sha256}\n".encode())
+        self.digest = (self.digest + record_digest(record)) % DIGEST_MODULUS
         self.counts[record.action] += 1
         if record.action == "skipped":
-            self.skipped.append({"file": record.key, "reason": record.reason})
+            self.skipped.append((record.order, {"file": record.key, "reason": record.reason}))
         elif record.action == "ignored":
-            self.ignored.append({"file": record.key, "reason": record.reason})
+            self.ignored.append((record.order, {"file": record.key, "reason": record.reason}))
         else:
             self.per_class[record.class_name] += 1
+
+    def merge(self, other: "Summary") -> "Summary":
+        """This summary with `other`'s files added (of the same split; disjoint files)."""
+        self.digest = (self.digest + other.digest) % DIGEST_MODULUS
+        self.counts.update(other.counts)
+        self.per_class.update(other.per_class)
+        self.skipped.extend(other.skipped)
+        self.ignored.extend(other.ignored)
+        return self
 
     def result(self) -> tuple[dict, dict]:
         """(the split's `metadata["splits"]` entry, its `metadata["class_counts"]` entry)."""
@@ -119,27 +146,23 @@ class Summary:
         logging.info("deepfake_real_images: %s: %d kept, %d converted, %d skipped, %d ignored",
                      self.split, counts["kept"], counts["converted"], counts["skipped"],
                      counts["ignored"])
+        in_order = lambda pairs: [entry for _, entry in sorted(pairs, key=lambda p: p[0])]
         report = {
             "files": sum(counts.values()),
             "kept": counts["kept"],
             "converted": counts["converted"],
             "skipped": counts["skipped"],
-            "skipped_files": self.skipped,
+            "skipped_files": in_order(self.skipped),
             "ignored": counts["ignored"],
-            "ignored_files": self.ignored,
-            "source_sha256": self.manifest.hexdigest(),
+            "ignored_files": in_order(self.ignored),
+            "source_sha256": f"{self.digest:064x}",
         }
         return report, {c: self.per_class[c] for c in spec.LABELS}
 
 
 def summarise(split: str, records: Iterable[FileRecord]) -> tuple[dict, dict]:
-    """`Summary.result()` for records in listing order."""
+    """`Summary.result()` of these records, in any order."""
     summary = Summary(split)
     for record in records:
         summary.add(record)
     return summary.result()
-
-
-def summarise_unordered(split: str, records: Iterable[FileRecord]) -> tuple[dict, dict]:
-    """`summarise` for records gathered in any order (Beam's)."""
-    return summarise(split, sorted(records, key=lambda r: r.order))

@@ -171,6 +171,16 @@ flags.register_validator(
     '--cache must be "memory", "none" or a file prefix such as /fast/disk/cache/run '
     "(not a folder; the folder is created when missing).")
 
+flags.DEFINE_string("data_service", None,
+                    "grpc://HOST:PORT of a tf.data service dispatcher "
+                    "(python -m dfd.train.data_service): the training input is read, "
+                    "decoded and augmented on its workers, each a fixed share of the "
+                    "split's files. Evaluation stays local.")
+flags.register_multi_flags_validator(
+    ["data_service", "cache"],
+    lambda v: not v["data_service"] or v["cache"] in ("memory", "none"),
+    "--data_service runs the cache on every worker: --cache must be memory or none (a "
+    "file prefix would be one file written by all of them).")
 flags.DEFINE_enum("mixed_precision", "auto", ["auto", *hardware.PRECISIONS, "on", "off"],
                   "Keras dtype policy. auto = mixed_bfloat16 on GPUs of compute capability "
                   ">= 8.0 (no loss scaling), mixed_float16 on 7.x (loss-scaled), float32 "
@@ -183,7 +193,7 @@ def pipeline_config() -> pipeline.PipelineConfig:
     return pipeline.PipelineConfig(
         image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, cache=FLAGS.cache,
         augment=tuple(FLAGS.augment), shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic,
+        deterministic=FLAGS.deterministic, data_service=FLAGS.data_service,
         augmentation=augment.AugmentConfig(
             probability=FLAGS.degrade_probability,
             blur_sigma=(0.1, FLAGS.blur_sigma_max),
@@ -213,7 +223,14 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:  # before anything is written to the workdir
         found = training_sources()
-    except (sources.SourceError, pipeline.SplitError) as e:
+        if FLAGS.data_service:
+            if len(found) > 1:
+                raise pipeline.DataServiceError(
+                    "--data_service takes one --data_dir: tf.data service shards the "
+                    "training split's files between its workers, and a mixed stream of "
+                    "several sources draws from a random source it cannot shard")
+            pipeline.check_dispatcher(FLAGS.data_service)
+    except (sources.SourceError, pipeline.SplitError, pipeline.DataServiceError) as e:
         print(f"dfd.train: {e}", file=sys.stderr)
         sys.exit(2)
     # Absolute paths before flags.txt and config.json record them, so that dfd.evaluate and

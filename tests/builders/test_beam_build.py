@@ -55,16 +55,49 @@ def assert_same_dataset(plain, beam):
     assert not leftovers, f"the workers' reports were left in the dataset: {leftovers}"
 
 
-def test_records_gathered_in_any_order_give_the_listing_order_digest():
-    records = [split_report.FileRecord((c, i), ("real", "fake")[c], f"{i}.jpg",
-                                       ("kept", "skipped", "ignored")[i % 3], f"r{i}",
-                                       f"{c}{i:063d}") for c in (0, 1) for i in range(7)]
+def records_of_a_split():
+    return [split_report.FileRecord((c, i), ("real", "fake")[c], f"{i}.jpg",
+                                    ("kept", "skipped", "ignored")[i % 3], f"r{i}",
+                                    f"{c}{i:063d}") for c in (0, 1) for i in range(7)]
+
+
+def test_records_combined_in_any_order_and_grouping_give_the_listing_order_report():
+    records = records_of_a_split()
     shuffled = records[:]
     random.Random(3).shuffle(shuffled)
-    assert split_report.summarise_unordered("train", shuffled) == \
-        split_report.summarise("train", records)
-    assert split_report.summarise("train", shuffled)[0]["source_sha256"] != \
-        split_report.summarise("train", records)[0]["source_sha256"]
+    expected = split_report.summarise("train", records)
+    assert split_report.summarise("train", shuffled) == expected
+    parts = [split_report.Summary("train") for _ in range(3)]
+    for index, record in enumerate(shuffled):
+        parts[index % 3].add(record)
+    assert parts[2].merge(parts[0]).merge(parts[1]).result() == expected
+    report = expected[0]
+    assert [e["file"] for e in report["skipped_files"]] == [
+        r.key for r in records if r.action == "skipped"]  # in listing order
+
+
+def test_the_digest_changes_with_any_file():
+    records = records_of_a_split()
+    digest = split_report.summarise("train", records)[0]["source_sha256"]
+    changed = [split_report.FileRecord(*records[0].as_tuple()[:5], "f" * 64)] + records[1:]
+    assert split_report.summarise("train", changed)[0]["source_sha256"] != digest
+    assert split_report.summarise("train", records[1:])[0]["source_sha256"] != digest
+    renamed = [split_report.FileRecord(records[0].order, "real", "other.jpg",
+                                       *records[0].as_tuple()[3:])] + records[1:]
+    assert split_report.summarise("train", renamed)[0]["source_sha256"] != digest
+    assert len(digest) == 64
+
+
+def test_the_combined_report_holds_no_good_files_records():
+    from dfd.builders.deepfake_real_images import beam_generation
+    combine = beam_generation.CombineReport("train")
+    summary = combine.create_accumulator()
+    for i in range(1000):
+        summary = combine.add_input(summary, ((0, i), "real", f"{i}.jpg", "kept", "",
+                                              f"{i:064d}"))
+    assert summary.counts["kept"] == 1000 and not summary.skipped and not summary.ignored
+    assert combine.extract_output(combine.merge_accumulators(
+        [summary, combine.create_accumulator()])).result()[1]["real"] == 1000
 
 
 @pytest.mark.slow

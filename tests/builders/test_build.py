@@ -1,12 +1,13 @@
 """Whole builds: every bad-file case in one folder, the zip form, and a real shared set."""
 
+import hashlib
 import json
 import zipfile
 
 import pytest
 import tensorflow_datasets as tfds
 
-from dfd.builders.deepfake_real_images import Builder
+from dfd.builders.deepfake_real_images import Builder, split_report
 from conftest import bad_collection, jpeg_bytes, write_hostile_zip, write_kaggle_folder
 
 
@@ -91,8 +92,24 @@ def test_release_notes_of_this_version_name_the_metadata_it_writes():
     """1.1.0 added `ignored` counts to the metadata; a data dir built by 1.0.0 lacks them,
     so the version must say so (tfds.builder then asks for a rebuild instead of loading
     the old files as if they were the same dataset)."""
-    notes = Builder.RELEASE_NOTES[str(Builder.VERSION)]
+    notes = Builder.RELEASE_NOTES["1.1.0"]
     assert Builder.VERSION > "1.0.0" and "ignored" in notes and "skipped" in notes
+
+
+def test_the_order_free_digest_is_a_version_of_its_own():
+    """1.2.0 changed how `source_sha256` is computed (a sum of per-file hashes, so Beam can
+    combine it on its workers): the same files give another value than under 1.1.0, and
+    dfd's file cache keys on it, so the version says so and a 1.1.0 build is not read."""
+    assert Builder.VERSION >= "1.2.0"
+    notes = Builder.RELEASE_NOTES["1.2.0"]
+    assert "source_sha256" in notes and "1.1.0" in notes and "rebuilt" in notes
+    records = [split_report.FileRecord((0, i), "real", f"{i}.jpg", "kept", "", f"{i}" * 64)
+               for i in range(2)]
+    lines = [f"real/{i}.jpg\tFalse\t{str(i) * 64}\n".encode() for i in range(2)]
+    report, _ = split_report.summarise("train", records[::-1])
+    total = sum(int.from_bytes(hashlib.sha256(line).digest(), "big") for line in lines)
+    assert report["source_sha256"] == f"{total % 2 ** 256:064x}"
+    assert report["source_sha256"] != hashlib.sha256(b"".join(lines)).hexdigest()  # 1.1.0's
 
 
 def test_a_file_name_that_is_not_utf8_is_built_and_named_with_escapes(tmp_path):

@@ -43,7 +43,8 @@ def test_build_shows_its_own_lines_only_and_ends_with_the_counts(source, tmp_pat
     assert any("skipped train/fake/truncated.jpg" in line for line in warnings)
     assert "tfds.core.DatasetInfo" not in out.stdout and "Downloading" not in out.stdout
     lines = out.stdout.splitlines()
-    assert lines[0] == f"deepfake_real_images/1.1.0 in {tmp_path}/deepfake_real_images/1.1.0"
+    version = f"deepfake_real_images/{Builder.VERSION}"
+    assert lines[0] == f"{version} in {tmp_path}/{version}"
     assert ("  train             8 examples  (6 kept as they are, 2 converted to PNG, 4 skipped, "
             "0 ignored)") in lines
     assert lines[-1].startswith("  built in ")

@@ -201,6 +201,24 @@ def test_blur_removes_high_frequencies():
     assert roughness(blurred) < 0.2 * roughness(image.numpy())
 
 
+@pytest.mark.parametrize("shape", [(32, 40, 3), (128, 128, 3)])
+@pytest.mark.parametrize("sigma", [0.1, 0.8, 3.0])
+def test_blur_is_the_reflect_padded_separable_convolution(shape, sigma):
+    """The matrix form gives the sums of the depthwise convolution it replaced."""
+    image = tf.constant(np.random.default_rng(1).integers(0, 256, shape), tf.float32)
+    radius = 9  # 3 * max_sigma
+    taps = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-0.5 * np.square(taps / sigma))
+    kernel = tf.constant(kernel / kernel.sum())
+    x = tf.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    x = tf.nn.depthwise_conv2d(x, tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, 3, 1]),
+                               [1, 1, 1, 1], "VALID")
+    x = tf.nn.depthwise_conv2d(x, tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, 3, 1]),
+                               [1, 1, 1, 1], "VALID")
+    blurred = augment.gaussian_blur(image, tf.constant(sigma), 3.0)
+    np.testing.assert_allclose(blurred.numpy(), x[0].numpy(), atol=2e-3)
+
+
 def test_self_blend_turns_a_real_image_into_a_fake_and_leaves_fakes_alone():
     image = tf.constant(textured_rgb(64, 64, seed=3))
     seed = tf.constant([3, 4], tf.int64)

@@ -11,8 +11,9 @@ import pytest
 from conftest import TF_ENV
 
 OWN_AND_FOREIGN = {
-    "dfd.train": ({"epochs", "model", "augment", "monitor", "robustness_splits"},
-                  {"split", "out", "parity_split", "calibration_examples"}),
+    "dfd.train": ({"epochs", "model", "augment", "monitor", "robustness_splits",
+                   "data_service"},
+                  {"split", "out", "parity_split", "calibration_examples", "port"}),
     "dfd.evaluate": ({"split", "robustness", "robustness_splits", "data_dir"},
                      {"epochs", "model", "parity_split", "out", "cache"}),
     "dfd.builders.build": ({"manual_dir", "data_dir", "beam_pipeline_options", "overwrite"},
@@ -20,6 +21,13 @@ OWN_AND_FOREIGN = {
     "dfd.export": ({"out", "parity_split", "calibration_examples", "int8_max_flip_rate",
                     "robustness"}, {"epochs", "split", "robustness_splits", "cache"}),
 }
+SERVERS = {
+    "dfd.train.data_service": ({"port", "workers", "dispatcher", "address"},
+                               {"epochs", "model", "workdir", "data_dir", "cache",
+                                "data_service"}),
+}
+"""Programs that read no data dir of their own: tf.data service's dispatcher and workers run
+the pipeline a trainer sends them."""
 
 
 @functools.cache
@@ -76,9 +84,9 @@ def test_evaluate_refuses_a_training_flag_before_touching_the_workdir(tmp_path):
     assert not workdir.exists()
 
 
-@pytest.mark.parametrize("module", sorted(OWN_AND_FOREIGN))
+@pytest.mark.parametrize("module", sorted({**OWN_AND_FOREIGN, **SERVERS}))
 def test_helpfull_lists_the_programs_own_flags(module):
-    own, foreign = OWN_AND_FOREIGN[module]
+    own, foreign = {**OWN_AND_FOREIGN, **SERVERS}[module]
     listed = listed_flags(module)
     assert own <= listed, own - listed
     assert not foreign & listed, foreign & listed

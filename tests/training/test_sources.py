@@ -159,10 +159,11 @@ def test_sources_must_line_up_with_their_names_and_weights(tiny_tfds, tmp_path):
     with pytest.raises(sources.SourceError, match="finite and > 0"):
         sources.resolve([d], None, [float("nan")])
     assert [s.name for s in sources.resolve(["x/rff160/", "y/dfdc"])] == ["rff160", "dfdc"]
-    old = tmp_path / pipeline.DEFAULT_DATASET / "0.9.0"
+    old = tmp_path / pipeline.DEFAULT_DATASET / "1.1.0"  # before the order-free digest
     old.mkdir(parents=True)
     (old / "dataset_info.json").write_text("{}")
-    with pytest.raises(sources.SourceError, match="built by version 0.9.0"):
+    with pytest.raises(sources.SourceError, match="built by version 1.1.0 of the builder and "
+                                                  "this dfd reads 1.2.0"):
         sources.check_built(sources.Source("old", str(tmp_path)))
 
 
