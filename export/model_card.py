@@ -39,7 +39,7 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
     thresholds = {"default": 0.5}
     if "eer_threshold" in validation:
         thresholds["eer_validation"] = validation["eer_threshold"]
-    return {
+    card = {
         "model": config["model"],
         "dfd_version": dfd.__version__,
         "output": "p_fake",
@@ -60,6 +60,20 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         },
         "artifacts": artifacts,
     }
+    if config.get("teacher_run"):
+        card["training"]["teacher"] = teacher_entry(config, report)
+    return card
+
+
+def teacher_entry(config: dict, report: dict) -> dict:
+    """A distilled student's teacher as its config.json recorded it (run folder, checkpoint,
+    its sha256, the teacher's own validation figures) with the distillation settings and
+    the student's agreement with it (metrics.json, dfd.evaluate.agreement)."""
+    agreement = report.get("teacher", {}).get("splits", {})
+    return {**config["teacher_run"],
+            "distill_alpha": config.get("distill_alpha"),
+            "distill_temperature": config.get("distill_temperature"),
+            "agreement": {split: entry["agreement"] for split, entry in agreement.items()}}
 
 
 def write(path: str, card: dict) -> None:
