@@ -1,7 +1,9 @@
 # The two set-up commands of README.md: `make demo` and `make test`. Each installs what it
 # needs into the project's own virtual environment (.venv) first. The demo runs the whole
 # product: data -> build (dfd.builders.build: `tfds build` with progress and results only)
-# -> train -> evaluate -> export -> classify with the tiny runtime.
+# -> train, which ends by evaluating every split (metrics.json, plots and the printed report;
+# `python -m dfd.evaluate` would only print the test split's lines again) -> export ->
+# classify with the tiny runtime.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -34,7 +36,6 @@ demo: venv
 	    $(PASS_VERBOSITY)
 	$(PY) -m dfd.train --flagfile=configs/demo.flags --data_dir=$(RUN)/tfds --workdir=$(RUN)/train \
 	    $(PASS_VERBOSITY)
-	$(PY) -m dfd.evaluate --workdir=$(RUN)/train --split=test $(PASS_VERBOSITY)
 	$(PY) -m dfd.export --workdir=$(RUN)/train --out=$(RUN)/export $(PASS_VERBOSITY)
 	test_dir=$$(find $(DEMO_SOURCE) -type d -iname Test 2>/dev/null | head -1); \
 	if [ -z "$$test_dir" ]; then \

@@ -9,7 +9,7 @@ progress line every 30 s on long splits, each skipped file as a warning, and a c
 `--verbosity=0` (or DFD_FRAMEWORK_LOGS=1) brings TFDS's logs and progress bars back.
 
     python -m dfd.builders.build --manual_dir=DIR --data_dir=OUT
-        [--beam_pipeline_options=runner=DirectRunner,...] [--overwrite]
+        [--beam_pipeline_options=runner=DirectRunner,...] [--num_shards=N] [--overwrite]
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ flags.DEFINE_string("beam_pipeline_options", None,
                     "(e.g. runner=DirectRunner,direct_num_workers=0,"
                     "direct_running_mode=multi_processing); without them the build runs "
                     "in this process.")
+flags.DEFINE_integer("num_shards", None, "Files per split (as tfds build's --num_shards); "
+                     "default: TFDS's, about one per 1 GB. A multi-worker run reads by file "
+                     "only when a split has at least one file per worker.")
+flags.register_validator("num_shards", lambda v: v is None or v >= 1,
+                         "--num_shards must be at least 1.")
 flags.DEFINE_boolean("overwrite", False, "Build again even if --data_dir already holds "
                      "this version of the dataset.")
 flags.register_validator(
@@ -56,13 +61,15 @@ class FalseAlarms(logging.Filter):
                     or str(record.msg).startswith("apitools not found"))
 
 
-def download_config(manual_dir: str, beam_pipeline_options: str | None, overwrite: bool):
+def download_config(manual_dir: str, beam_pipeline_options: str | None, overwrite: bool,
+                    num_shards: int | None = None):
     """What `tfds build` makes of the same flags: Beam options split on commas, and
     --overwrite rebuilding the dataset (there is nothing downloaded to reuse or redo)."""
     import tensorflow_datasets as tfds
     mode = (tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
             else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir, download_mode=mode)
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir, download_mode=mode,
+                                          num_shards=num_shards)
     if beam_pipeline_options:
         from apache_beam.options.pipeline_options import PipelineOptions
         config.beam_options = PipelineOptions(
@@ -71,14 +78,15 @@ def download_config(manual_dir: str, beam_pipeline_options: str | None, overwrit
 
 
 def build(manual_dir: str, data_dir: str, beam_pipeline_options: str | None = None,
-          overwrite: bool = False):
+          overwrite: bool = False, num_shards: int | None = None):
     """(builder, whether this call built it): an existing build of this version is reused
     unless `overwrite`, as with `tfds build`."""
     from dfd.builders.deepfake_real_images.deepfake_real_images_dataset_builder import Builder
     builder = Builder(data_dir=data_dir)
     built_before = builder.is_prepared()
     builder.download_and_prepare(
-        download_config=download_config(manual_dir, beam_pipeline_options, overwrite))
+        download_config=download_config(manual_dir, beam_pipeline_options, overwrite,
+                                        num_shards))
     return builder, overwrite or not built_before
 
 
@@ -111,7 +119,7 @@ def main(argv) -> None:
     start = time.monotonic()
     try:
         builder, built = build(FLAGS.manual_dir, FLAGS.data_dir, FLAGS.beam_pipeline_options,
-                               FLAGS.overwrite)
+                               FLAGS.overwrite, FLAGS.num_shards)
     except FileNotFoundError as e:  # the builder's own message names the folder and the fix
         sys.exit(f"dfd.builders.build: {e}")
     print(summary(builder))

@@ -69,11 +69,19 @@ def first_images(config: dict, split: str, count: int) -> list[tuple[str, np.nda
     return found[:count]
 
 
+GATED_PRECISIONS = ("float16", "int8")
+"""The .tflite files the export's gate judges (the int8 gate's tolerances, for float16 too):
+each gets its verdict in model.json (`dfd.common.card.GATE`) and the device refuses a file
+whose gate failed or never ran (issue 22, section 4)."""
+
+
 def measure_parity(config: dict, out: str, split: str, confident_margin: float = 0.25) -> dict:
-    """Streams the split once: SavedModel on each batch, every .tflite on each image."""
+    """Streams the split once: SavedModel on each batch, every .tflite on each image (the
+    files are still "pending" in model.json: this is what judges them)."""
     signatures = saved_model.load_signatures(os.path.join(out, SAVED_MODEL))
     serve = signatures[saved_model.IMAGES_SIGNATURE]
-    detectors = {p: Detector(os.path.join(out, tflite_name(p))) for p in tflite.PRECISIONS}
+    detectors = {p: Detector(os.path.join(out, tflite_name(p)), allow_failed_gate=True)
+                 for p in tflite.PRECISIONS}
     labels, reference, scores = [], [], {p: [] for p in tflite.PRECISIONS}
     for images, batch_labels in pixel_batches(config, split):
         labels.append(batch_labels.numpy())
@@ -121,7 +129,8 @@ def device_robustness(config: dict, out: str, split: str, suite: str) -> dict:
     from dfd.common import preprocess
 
     size = config["image_size"]
-    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)))
+    detectors = {precision: Detector(os.path.join(out, tflite_name(precision)),
+                                     allow_failed_gate=True)
                  for precision in ROBUSTNESS_PRECISIONS}
     reports = robustness.score_suites(
         itertools.chain.from_iterable(source_images(data_dir, config["dataset"], split)
@@ -165,7 +174,8 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
     """Writes every artifact, model.json and parity.json; returns the parity report.
 
     `data_dirs` replace the run's own data dirs one for one (the data moved). Raises
-    parity.ParityError (after writing) when the int8 gate fails, tflite.ExportError before
+    parity.ParityError (after writing, each failed file recorded "failed" in model.json, so
+    the device refuses it) when the gate fails int8 or float16, tflite.ExportError before
     writing any .tflite when the model needs non-builtin ops, and pipeline.SplitError before
     writing anything when --parity_split is not in the data, and
     face_detector.FaceDetectorError before writing anything when `faces` cannot be found.
@@ -210,10 +220,17 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
     detector_entry = face_detector.bundle(faces, out)
     if detector_entry is not None:
         card[face_detector.CARD_KEY] = detector_entry
-    model_card.write(os.path.join(out, spec.MODEL_CARD), card)
+    for precision in GATED_PRECISIONS:
+        model_card.record_gate(card, tflite_name(precision), None)
+    card_path = os.path.join(out, spec.MODEL_CARD)
+    model_card.write(card_path, card)
 
     result = measure_parity(config, out, parity_split, gate.confident_margin)
-    result["int8_gate"] = parity.judge_int8(result, gate)
+    result["gates"] = {p: parity.judge_int8(result, gate, name=p) for p in GATED_PRECISIONS}
+    result["int8_gate"] = result["gates"]["int8"]
+    for precision, verdict in result["gates"].items():
+        model_card.record_gate(card, tflite_name(precision), verdict)
+    model_card.write(card_path, card)
     with open(os.path.join(out, PARITY), "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     for line in parity.summary_lines(result):
@@ -224,5 +241,5 @@ def export_workdir(workdir: str, out: str, calibration_examples: int = 300,
               f"{entry['tolerance']:g} ({entry['unit']})")
     if robustness_suite != "none":
         device_robustness(config, out, parity_split, robustness_suite)
-    parity.check_int8(result["int8_gate"])
+    parity.check_gates(result["gates"])
     return result

@@ -8,10 +8,14 @@ from a damaged one.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import dfd
+from dfd.common import atomic
+from dfd.common import card as card_schema
 from dfd.common import spec
+from dfd.common.card import ARTIFACTS, GATE, PREPROCESSING, THRESHOLDS
 from dfd.common.checksums import sha256_file, sha256_tree
 
 
@@ -45,8 +49,8 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         "output": "p_fake",
         "labels": list(spec.LABELS),
         "label_of_positive_class": spec.FAKE_LABEL,
-        "preprocessing": spec.describe(config["image_size"]),
-        "thresholds": thresholds,
+        PREPROCESSING: spec.describe(config["image_size"]),
+        THRESHOLDS: thresholds,
         "training": {
             "dataset": config["dataset"],
             "data_dir": config["data_dir"],
@@ -58,7 +62,7 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
             "checkpoint": report.get("checkpoint"),
             "metrics": report.get("splits", {}),
         },
-        "artifacts": artifacts,
+        ARTIFACTS: artifacts,
     }
     if config.get("teacher_run"):
         card["training"]["teacher"] = teacher_entry(config, report)
@@ -76,6 +80,22 @@ def teacher_entry(config: dict, report: dict) -> dict:
             "agreement": {split: entry["agreement"] for split, entry in agreement.items()}}
 
 
+def record_gate(card: dict, name: str, verdict: dict | None) -> None:
+    """Puts the export gate's verdict on artifact `name` (`dfd.common.card.GATE`): None
+    marks it "pending", written before the parity check so that an export stopped between
+    the two leaves a bundle the device refuses instead of one that looks judged."""
+    if verdict is None:
+        card[ARTIFACTS][name][GATE] = {"status": "pending", "failures": []}
+    else:
+        figures = {key: (None if isinstance(value, float) and not math.isfinite(value)
+                         else value) for key, value in verdict.items()}
+        card[ARTIFACTS][name][GATE] = {
+            **figures, "status": "passed" if verdict["passed"] else "failed"}
+
+
 def write(path: str, card: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True)
+    """Writes the card after the same check every device program runs on it, so the export
+    can never leave a card the device refuses to read. Replaced atomically: a reader never
+    sees half a card."""
+    card_schema.validate(card, path)
+    atomic.write_text(path, json.dumps(card, indent=2, sort_keys=True, allow_nan=False))

@@ -144,8 +144,15 @@ def judge_int8(parity: dict, gate: Int8Gate, name: str = "int8") -> dict:
 
 def check_int8(verdict: dict) -> None:
     """Raises ParityError with every failure when judge_int8's verdict is a fail."""
-    if not verdict["passed"]:
-        raise ParityError("; ".join(verdict["failures"])
+    check_gates({verdict.get("artifact", "int8"): verdict})
+
+
+def check_gates(verdicts: dict[str, dict]) -> None:
+    """Raises ParityError naming every artifact whose gate failed."""
+    failures = [failure for verdict in verdicts.values() if not verdict["passed"]
+                for failure in verdict["failures"]]
+    if failures:
+        raise ParityError("; ".join(failures)
                           + "; calibrate on more images or keep the float model")
 
 
@@ -157,11 +164,12 @@ def summary_lines(parity: dict) -> list[str]:
                      f"max |dp| {row['max_abs_p_difference']:.2e}  "
                      f"verdicts agree {row['verdict_agreement'] * 100:.2f}%  confident flips "
                      f"{row['confident_verdict_flips']}/{row['confident_examples']}")
-    gate = parity.get("int8_gate")
-    if gate:
+    for name, gate in parity.get("gates", {"int8": parity.get("int8_gate")}).items():
+        if not gate:
+            continue
         auc = ("AUC not judged (one class)" if gate["auc_drop"] is None else
                f"AUC drop {gate['auc_drop']:.4f} (allowed {gate['allowed_auc_drop']:.4f})")
-        lines.append(f"  int8 gate {'passed' if gate['passed'] else 'FAILED'}: {auc}, "
+        lines.append(f"  {name} gate {'passed' if gate['passed'] else 'FAILED'}: {auc}, "
                      f"confident flips {gate['confident_verdict_flips']} "
                      f"(allowed {gate['allowed_confident_flips']})")
     return lines

@@ -18,7 +18,6 @@ import numpy as np
 import tensorflow as tf
 
 from dfd.common import native_log
-from dfd.lite.interpreter import interpreter_class
 
 PRECISIONS = ("float32", "float16", "int8")
 
@@ -27,8 +26,9 @@ class ExportError(RuntimeError):
     """The model cannot become an artifact the edge runtime can run."""
 
 
-def _single_image_saved_model(model: keras.Model, image_size: int, path: str) -> None:
-    """A SavedModel taking exactly one float image: the converter's input.
+def _float_saved_model(model: keras.Model, image_size: int, batch: int | None,
+                       path: str) -> None:
+    """A SavedModel taking `batch` float images (None: any number): the converter's input.
 
     Converting from a SavedModel freezes Keras 3's variables into constants; converting from
     a concrete function keeps them as resource variables, which int8 calibration then
@@ -38,8 +38,9 @@ def _single_image_saved_model(model: keras.Model, image_size: int, path: str) ->
     archive.track(model)
     archive.add_endpoint(
         "serving_default",
-        lambda pixels: {"p_fake": tf.reshape(model(pixels, training=False), [1])},
-        input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32,
+        lambda pixels: {"p_fake": tf.reshape(model(pixels, training=False),
+                                             [-1 if batch is None else batch])},
+        input_signature=[tf.TensorSpec([batch, image_size, image_size, 3], tf.float32,
                                        name="pixels")])
     archive.write_out(path, verbose=False)
 
@@ -57,20 +58,25 @@ def pinned_input_range(image_size: int) -> list[np.ndarray]:
 
 
 def convert(model: keras.Model, image_size: int, precision: str,
-            calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
-    """The model as .tflite bytes. `calibration` yields (S, S, 3) uint8 images (int8 only)."""
+            calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+            batch: int | None = 1) -> bytes:
+    """The model as .tflite bytes. `calibration` yields (S, S, 3) uint8 images (int8 only).
+
+    `batch` is the input's batch dimension. The shipped files take 1: the device runtime
+    judges one image per call, and a fixed shape lets the converter plan every tensor.
+    None gives a file whose batch a caller sets with `resize_tensor_input`, with the same
+    converter settings (benchmarks/explain.py times batches against the shipped loop).
+
+    The converter is limited to TFLite's builtin ops (the Pi's interpreter has no TF Select
+    kernels), so a model needing any other op fails here with the ops named.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     with tempfile.TemporaryDirectory(prefix="dfd-export-") as folder:
-        _single_image_saved_model(model, image_size, folder)
+        _float_saved_model(model, image_size, batch, folder)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        flatbuffer = _configure_and_convert(converter, model.name, image_size, precision,
-                                            calibration)
-    flex = sorted(op for op in op_names(flatbuffer) if op.startswith("Flex") or op == "CUSTOM")
-    if flex:
-        raise ExportError(f"{model.name} as {precision} .tflite needs non-builtin ops {flex}; "
-                          f"the edge runtime cannot run them")
-    return flatbuffer
+        return _configure_and_convert(converter, model.name, image_size, precision,
+                                      calibration)
 
 
 def _configure_and_convert(converter, name, image_size, precision, calibration) -> bytes:
@@ -111,11 +117,3 @@ def _configure_and_convert(converter, name, image_size, precision, calibration) 
 def first_lines(error: Exception, lines: int = 3) -> str:
     text = str(error).strip().splitlines()
     return " | ".join(line.strip() for line in text[:lines] if line.strip())
-
-
-def op_names(flatbuffer: bytes) -> set[str]:
-    """Names of the ops a .tflite flatbuffer uses."""
-    Interpreter, _ = interpreter_class()
-    with native_log.held_stderr():
-        interpreter = Interpreter(model_content=flatbuffer)
-    return {op["op_name"] for op in interpreter._get_ops_details()}

@@ -211,3 +211,29 @@ def patch_models(tmp_path_factory):
         data = convert(model, size, precision, calibration if precision == "int8" else None)
         (folder / f"patch_{precision}.tflite").write_bytes(data)
     return folder
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for servers a test starts)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def four_file_tfds(tmp_path_factory):
+    """The generated demo images built with --num_shards=4: four files per split."""
+    import tensorflow_datasets as tfds
+
+    from dfd.builders import demo_data
+    from dfd.builders.deepfake_real_images import Builder
+
+    base = tmp_path_factory.mktemp("four_files")
+    demo_data.generate(str(base / "source"), {"Train": 24, "Validation": 4, "Test": 4},
+                       size=64, seed=2)
+    builder = Builder(data_dir=str(base / "tfds"))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=str(base / "source"), num_shards=4))
+    assert builder.info.splits["train"].num_shards == 4
+    return base / "tfds"

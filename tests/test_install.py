@@ -20,6 +20,10 @@ from conftest import ROOT
 
 INSTALLED_AS = {"dfd": "dfd", "export": "dfd/export", "builders": "dfd/builders"}
 """Source folder -> its path inside the wheel."""
+NOT_INSTALLED = ("benchmarks", "tests")
+"""Source folders a checkout runs from (`python -m benchmarks.<name>`, pytest) that the wheel
+must not ship; copied into the build's source all the same, so a packages list that picked
+them up would show here."""
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for folder in INSTALLED_AS:
+    for folder in (*INSTALLED_AS, *NOT_INSTALLED):
         shutil.copytree(ROOT / folder, source / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
@@ -63,6 +67,17 @@ def test_wheel_holds_every_module_of_the_three_folders(wheel):
     assert not missing, f"setup.cfg [options] packages leaves out {missing}"
     for name in ("README.md", "CITATIONS.bib", "TAGS.txt"):  # what TFDS reads as metadata
         assert f"dfd/builders/deepfake_real_images/{name}" in shipped, name
+
+
+def test_wheel_ships_no_benchmark_and_no_test_code(wheel):
+    """A device installs dfd[edge]: benchmarks, their tests and the generators the tests
+    share with them (hostile images among them) stay in the checkout."""
+    shipped = wheel.namelist()
+    assert not [path for path in shipped if {"bench", "benchmarks", "tests", "support"}
+                & set(path.split("/")[:-1])], sorted(shipped)
+    modules = {path.rsplit("/", 1)[-1] for path in shipped}
+    assert not {"hostile.py", "serve_load.py", "fuzz.py", "conftest.py"} & modules
+    assert not [path for path in shipped if path.rsplit("/", 1)[-1].startswith("test_")]
 
 
 def test_console_scripts_name_modules_in_the_wheel(wheel):

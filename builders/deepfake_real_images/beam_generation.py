@@ -17,6 +17,7 @@ nothing but names and small records travel from the driver.
 from __future__ import annotations
 
 import json
+import os
 
 import apache_beam as beam
 from etils import epath
@@ -46,13 +47,14 @@ class _TreeDoFn(beam.DoFn):
 
 class ListClassFolder(_TreeDoFn):
     """(class index, class name, folder) -> one entry per file of that class folder,
-    carrying its place in the split's listing order."""
+    carrying its place in the split's listing order. Name and path travel as bytes
+    (`os.fsencode`): Beam encodes strings as UTF-8, and a file name need not be UTF-8."""
 
     def process(self, folder):
         class_index, class_name, class_dir = folder
         for index, (_, name, path, reason) in enumerate(
                 source_files.list_class(self._tree, class_name, class_dir)):
-            yield (class_index, index), class_name, name, path, reason
+            yield (class_index, index), class_name, os.fsencode(name), os.fsencode(path), reason
 
 
 class VetFile(_TreeDoFn):
@@ -67,7 +69,9 @@ class VetFile(_TreeDoFn):
 
     def process(self, entry):
         order, class_name, name, path, reason = entry
-        vetted = source_files.vet_entry(self._tree, path, reason, self._max_pixels)
+        name = split_report.printable(os.fsdecode(name))  # UTF-8 from here on (see key)
+        vetted = source_files.vet_entry(self._tree, os.fsdecode(path), reason,
+                                        self._max_pixels)
         record = split_report.FileRecord(tuple(order), class_name, name, vetted.action,
                                          vetted.reason, vetted.sha256)
         split_report.log_record(self._split, record)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import os
 import time
 from typing import Callable, Iterable
 
@@ -35,7 +36,13 @@ class FileRecord:
 
     @property
     def key(self) -> str:
-        return f"{self.class_name}/{self.name}"
+        """class/name: the example's TFDS key, its metadata entry and its manifest line.
+
+        File names are bytes; a name that is not valid UTF-8 (Python holds its stray bytes
+        as surrogateescape) is written with a backslash escape per such byte (`caf\\xe9.jpg`),
+        since TFDS keys, the metadata JSON and the digest need UTF-8. A valid name is
+        itself, so no digest of an existing build changes."""
+        return f"{self.class_name}/{printable(self.name)}"
 
     def as_tuple(self) -> tuple:
         """A plain tuple: what Beam moves between workers, cheap to pickle."""
@@ -45,6 +52,12 @@ class FileRecord:
     def from_tuple(cls, values) -> "FileRecord":
         order, *rest = values
         return cls(tuple(order), *rest)
+
+
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: itself when it is valid, else its undecodable bytes as
+    backslash escapes, never an error."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def log_record(split: str, record: FileRecord) -> None:

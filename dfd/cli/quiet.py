@@ -4,8 +4,11 @@
 matter. TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when its library loads, so an entry
 point imports this module before anything that imports TensorFlow (importing it sets that
 default, unless the user set it or asked for logs); once absl has parsed the flags,
-`quiet_frameworks()` lets INFO lines from dfd's own modules through and hides the rest.
-`--verbosity=N` (absl's own flag) or DFD_FRAMEWORK_LOGS=1 brings everything back.
+`quiet_frameworks()` lets INFO lines from dfd's own modules through and hides the rest,
+and prints them as plain messages: absl's `I1203 06:03:40.896564 140517457750912 file.py:81]`
+prefix tells a developer where a log line came from, not a user how the run is going
+(warnings and errors keep it). `--verbosity=N` (absl's own flag) or DFD_FRAMEWORK_LOGS=1
+brings everything back, prefixes included.
 
 TF_CPP_MIN_LOG_LEVEL does not reach every line: TensorFlow 2.21's libraries log through
 Abseil's C++ logging, which writes every message to stderr until `absl::InitializeLog()`
@@ -76,6 +79,10 @@ def quiet_frameworks() -> None:
     handler = absl_logging.get_absl_handler()
     if not any(isinstance(f, OwnInfoOnly) for f in handler.filters):
         handler.addFilter(OwnInfoOnly())
+    if flags.FLAGS.is_parsed() and not flags.FLAGS["showprefixforinfo"].present:
+        # absl's own switch: INFO lines to stderr without the prefix, at the default
+        # verbosity (an explicit --verbosity returned above, so the prefix comes back).
+        flags.FLAGS.showprefixforinfo = False
     for name in FRAMEWORK_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import BinaryIO
 
 
-def sha256_file(path: str) -> str:
-    """Hex sha256 of a file (hashlib reads it in blocks: model and data files can be large)."""
-    with open(path, "rb") as f:
+def sha256_file(file: str | os.PathLike | BinaryIO) -> str:
+    """Hex sha256 of a file, given by its path or as a binary file object open for reading
+    (a bucket's, through epath or Beam's file systems); hashlib reads it in blocks: model
+    and data files can be large. The one sha256-of-a-file in dfd: the builder's source
+    digests, model.json's checksums, the face detector's check and dfd-score's model_sha256
+    all use it."""
+    if hasattr(file, "read"):
+        return hashlib.file_digest(file, "sha256").hexdigest()
+    with open(file, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 

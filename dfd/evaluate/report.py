@@ -24,12 +24,28 @@ from dfd.evaluate.run_folder import load_config, load_model, read_history, run_s
 from dfd.train import pipeline
 
 def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, P(fake)) over a dataset of (images, labels) batches, in its order."""
-    labels, scores = [], []
-    for images, batch_labels in ds:
-        scores.append(np.asarray(model(images, training=False), np.float64).reshape(-1))
-        labels.append(np.asarray(batch_labels).reshape(-1))
-    return np.concatenate(labels), np.concatenate(scores)
+    """(labels, P(fake)) over a dataset of (images, labels) batches, in its order.
+
+    The whole pass is one graph (a tf.function looping over the dataset): no eager call and
+    no Python per batch, so a GPU is fed as fast as the pipeline's prefetch delivers rather
+    than at the speed the host dispatches eager ops."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(ds):
+        labels = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
+                                element_shape=tf.TensorShape([None]))
+        scores = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
+                                element_shape=tf.TensorShape([None]))
+        for images, batch_labels in ds:
+            scores = scores.write(scores.size(), tf.reshape(
+                tf.cast(model(images, training=False), tf.float32), [-1]))
+            labels = labels.write(labels.size(), tf.reshape(
+                tf.cast(batch_labels, tf.float32), [-1]))
+        return labels.concat(), scores.concat()
+
+    labels, scores = run(ds)
+    return labels.numpy(), scores.numpy().astype(np.float64)
 
 
 def evaluate_splits(model, config: dict, sources: list, splits: list[str]
@@ -76,10 +92,16 @@ def robustness_scores(model, config: dict, data_dir: str, split: str, suite: str
     (dfd.evaluate.robustness.raw_scores: {degradation: P(fake)} and labels)."""
     from dfd.common import preprocess
 
+    import tensorflow as tf
+
     size = config["image_size"]
+    # Graph mode, traced once for every batch size: the degradations (Pillow, shared with
+    # the device's suite so that both judge the same pixels) stay on the host.
+    traced = tf.function(lambda images: model(images, training=False), input_signature=[
+        tf.TensorSpec([None, size, size, 3], tf.float32)])
 
     def score_batch(images):
-        return np.asarray(model(images.astype(np.float32), training=False))
+        return traced(images.astype(np.float32)).numpy()
 
     scores, labels = robustness.raw_scores(
         source_images(data_dir, config["dataset"], split), robustness.SUITES[suite],

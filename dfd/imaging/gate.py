@@ -35,7 +35,8 @@ buffer, `jpeg_coefficient_bytes`), which is no longer a photo upload's business.
 
 DECODER_BYTES_PER_PIXEL = {"WEBP": 16}
 """Measured peak bytes per pixel where a decoder keeps more than the image itself
-(python -m dfd.bench.fuzz --worst); other formats cost Pillow's storage of their mode."""
+(the worst-case uploads of python -m benchmarks.fuzz); other formats cost Pillow's
+storage of their mode."""
 
 MAX_JPEG_SCANS = 100
 """Scans in one JPEG. libjpeg's progressive scripts use 6 (gray) or 10 (color) and tuned

@@ -13,6 +13,13 @@ Plain argparse, not absl: the device installs numpy, pillow and the interpreter,
 `--explain --explain_dir=DIR` also writes, per judged crop, a PNG of where it looks fake
 (`dfd.lite.explain`: the crop with an occlusion heat map over it) into DIR and adds
 `"explain": {"png": PATH, "crop", "grid", "max_drop", "hottest", "drops", ...}` to the line.
+Each PNG is written atomically under its final name, never through a link planted there
+(`dfd.common.atomic`).
+
+File names are bytes: a name that is not valid UTF-8 is carried as Python decodes it
+(surrogateescape) and `json.dumps` writes its undecodable bytes as `\\udcXX` escapes, so
+every line stays valid ASCII JSON and `os.fsencode(json.loads(line)["file"])` gives the
+exact bytes back; `dfd-score` writes the same in JSON lines.
 """
 
 from __future__ import annotations
@@ -24,13 +31,12 @@ import os
 import sys
 from typing import Iterator
 
-from dfd.common import spec
+from dfd.common import atomic, spec
 from dfd.imaging.files import read_image_file
 from dfd.lite import imageio
-from dfd.lite.detector import FACES, NO_FACE, Detector, ModelError
+from dfd.lite import options
+from dfd.lite.detector import NO_FACE, Detector
 from dfd.lite.explain import GRID, Explainer, attach
-from dfd.lite.faces import DEFAULT_MIN_FACE
-from dfd.lite.interpreter import KERNELS, NoInterpreterError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 """Files picked up inside a folder. A file named on the command line is always tried: its
@@ -62,9 +68,8 @@ def classify_one(detector: Detector, path: str, max_bytes: int,
 
     def write_png(heat, face):
         png = os.path.join(explain_dir, explain_name(path, "" if face is None else f"face{face}"))
-        try:
-            with open(png, "wb") as f:
-                f.write(heat.overlay_png())
+        try:  # never through a link planted at that name (dfd.common.atomic)
+            atomic.write_bytes(png, heat.overlay_png())
         except OSError as e:  # the verdict stands; only its picture is lost
             failed.append(png)
             return {"error": f"cannot write {png}: {e.strerror or e}"}
@@ -84,54 +89,27 @@ def explain_name(path: str, crop: str = "") -> str:
     """The PNG's name in --explain_dir: the image's name, then a digest of its absolute
     path, so photos of the same name in different folders never overwrite each other and a
     rerun rewrites the same files. `crop` tells crops of one photo apart (faces)."""
-    digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]
-    stem = os.path.splitext(os.path.basename(path))[0]
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:10]
+    # At most 100 bytes of the name, so the PNG's name stays under the usual 255-byte limit.
+    stem = os.fsdecode(os.fsencode(os.path.splitext(os.path.basename(path))[0])[:100])
     return f"{stem}-{digest}{'-' + crop if crop else ''}.png"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="dfd-lite", description=__doc__.split("\n")[0])
+    parser = options.Parser(prog="dfd-lite", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="print P(fake) for images as JSON lines")
     classify.add_argument("model", help="an exported .tflite file (model.json beside it)")
     classify.add_argument("paths", nargs="+", help="image files and folders of images")
-    classify.add_argument("--threads", type=int, default=None,
-                          help="interpreter threads (default: the cores this process may "
-                               "use)")
-    classify.add_argument("--threshold", default=None,
-                          help='P(fake) at or above which the verdict is fake: a number or a '
-                               'model.json threshold name such as "eer_validation" '
-                               '(default: the card\'s default, else 0.5)')
-    classify.add_argument("--kernels", choices=KERNELS, default="auto",
-                          help="CPU kernels: auto = XNNPACK if it reproduces the bundle's "
-                               "golden vectors on this device, else TFLite's builtin kernels "
-                               "(the reason is printed); xnnpack or builtin force one")
-    classify.add_argument("--faces", choices=FACES, default="auto",
-                          help="judge each face the bundle's face detector finds: auto = "
-                               "faces when any is found, else the whole image; on = faces "
-                               "only (no face, no verdict); off = the whole image")
-    classify.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
-                          help="smallest face searched for, in photo pixels (smaller is "
-                               "slower on large photos)")
-    classify.add_argument("--max_file_mb", type=float,
-                          default=imageio.MAX_FILE_BYTES / (1024 * 1024),
-                          help="larger files are refused unread, as the server refuses them")
+    options.add_model_options(classify)
     classify.add_argument("--explain", action="store_true",
                           help="also write where each judged crop looks fake: an occlusion "
                                "heat map PNG per crop into --explain_dir (about 1 + grid^2 "
                                "model runs per crop)")
     classify.add_argument("--explain_dir", default=None,
                           help="folder for --explain's PNGs (created if missing)")
-    classify.add_argument("--explain_grid", type=int, default=None,
-                          help=f"cells per side of --explain's grid over the model's input "
-                               f"(default {GRID})")
+    options.EXPLAIN_GRID.add(classify, default=None)
     args = parser.parse_args(argv)
-    if args.max_file_mb <= 0:
-        parser.error("--max_file_mb must be positive")
-    if args.min_face <= 0:
-        parser.error("--min_face must be positive")
-    if args.threads is not None and args.threads < 1:
-        parser.error("--threads must be at least 1")
     check_explain_args(parser, args)
     return args
 
@@ -149,8 +127,6 @@ def check_explain_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         return
     if args.explain_grid is None:
         args.explain_grid = GRID
-    elif args.explain_grid < 2:
-        parser.error(f"--explain_grid must be at least 2, got {args.explain_grid}")
     if os.path.exists(args.explain_dir) and not os.path.isdir(args.explain_dir):
         parser.error(f"--explain_dir {args.explain_dir} exists and is not a folder")
     try:
@@ -163,11 +139,8 @@ def check_explain_args(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        detector = Detector(args.model, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
-    except (ModelError, NoInterpreterError) as e:
-        print(f"dfd-lite: {e}", file=sys.stderr)
+    detector = options.open_detector("dfd-lite", args.model, args)
+    if detector is None:
         return 2
     print(f"dfd-lite: {detector.kernels} kernels, {detector.threads} threads: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
@@ -178,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.explain and explainer is None:
         return 2
     for path in expand(args.paths):
-        results.append(classify_one(detector, path, int(args.max_file_mb * 1024 * 1024),
+        results.append(classify_one(detector, path, options.max_bytes(args),
                                     explainer, args.explain_dir))
         print(json.dumps(results[-1]), flush=True)
     print(summary(results, detector, args.explain_dir if args.explain else None),

@@ -12,13 +12,13 @@ not thread-safe, so every call holds one lock; a web server shares one Detector.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 import time
 
 import numpy as np
 
+from dfd.common import card as card_schema
 from dfd.common import spec
 from dfd.lite import faces as face_search
 from dfd.lite import imageio, tensors
@@ -61,15 +61,12 @@ class Verdict:
 
 
 def read_model_card(model_path: str) -> dict:
-    """model.json beside the model, or {} when the user copied the .tflite alone."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), spec.MODEL_CARD)
-    if not os.path.exists(path):
-        return {}
+    """model.json beside the model, checked (`dfd.common.card`), or {} when the user copied
+    the .tflite alone."""
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path} is not a readable model card: {e}") from None
+        return card_schema.read(model_path)
+    except card_schema.CardError as e:
+        raise ModelError(str(e)) from None
 
 
 def resolve_threshold(card: dict, threshold: float | str | None) -> float:
@@ -102,11 +99,18 @@ class Detector:
 
     def __init__(self, model_path: str, threads: int | None = None,
                  threshold: float | str | None = None, kernels: str = "auto",
-                 faces: str = "off", min_face: float = face_search.DEFAULT_MIN_FACE):
-        if not os.path.isfile(model_path):
-            raise ModelError(f"model file {model_path} does not exist")
+                 faces: str = "off", min_face: float = face_search.DEFAULT_MIN_FACE,
+                 allow_failed_gate: bool = False):
         self.path = model_path
         self.card = read_model_card(model_path)
+        try:
+            card_schema.check_model_file(model_path, self.card)
+        except card_schema.CardError as e:
+            raise ModelError(str(e)) from None
+        self.gate_note = card_schema.gate_problem(self.card, model_path)
+        """Why the export's gate did not pass this model, when it runs anyway; else None."""
+        if self.gate_note and not allow_failed_gate:
+            raise ModelError(f"{self.gate_note}: refused (--allow_failed_gate runs it anyway)")
         self.threads = threads or default_threads()
         if kernels not in KERNELS:
             raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
@@ -117,12 +121,11 @@ class Detector:
             raise  # a missing package, not a bad model file: its own message says what to do
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{model_path} is not a loadable TFLite model: {e}") from None
-        (self._input,) = self._interpreter.get_input_details()
-        (self._output,) = self._interpreter.get_output_details()
-        shape = tuple(self._input["shape"])
-        if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 3:
-            raise ModelError(f"{model_path} takes input {shape}; dfd models take (1, S, S, 3)")
-        self.image_size = int(shape[1])
+        try:
+            self._input, self._output = tensors.classifier_tensors(self._interpreter)
+        except ValueError as e:
+            raise ModelError(f"{model_path} is not a dfd classifier: it {e}") from None
+        self.image_size = int(self._input["shape"][1])
         card_size = self.card.get("preprocessing", {}).get("image_size")
         if card_size is not None and int(card_size) != self.image_size:
             raise ModelError(f"{model_path} takes {self.image_size}px images but its model.json "
@@ -176,7 +179,7 @@ class Detector:
                 "dfd_version": self.card.get("dfd_version"),
                 "interpreter": self.interpreter_package, "threads": self.threads,
                 "kernels": self.kernels, "kernel_check": self.kernel_choice.as_dict(),
-                "faces": self.faces, "face_note": self.face_note,
+                "faces": self.faces, "face_note": self.face_note, "gate_note": self.gate_note,
                 "face_detector": (None if self.face_finder is None else
                                   {"file": os.path.basename(self.face_finder.path),
                                    "variant": self.face_finder.config.get("variant"),

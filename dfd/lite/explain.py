@@ -24,11 +24,11 @@ import numpy as np
 from PIL import Image
 
 from dfd.common import spec
-from dfd.lite import imageio
+from dfd.lite import imageio, options
 from dfd.common import preprocess
 from dfd.lite.detector import Verdict
 
-GRID = 8
+GRID = options.EXPLAIN_GRID.default
 """Cells per side of the grid laid over the model's S x S input.
 
 The grid lives on the model input, not on the photo: after the contract's centre crop and
@@ -79,15 +79,22 @@ def cell_edges(size: int, grid: int) -> np.ndarray:
     return (np.arange(grid + 1) * size) // grid
 
 
-def masked_copies(pixels: np.ndarray, grid: int = GRID, grey: int = GREY) -> np.ndarray:
-    """(grid * grid, S, S, 3) copies of the crop, copy r * grid + c with cell (r, c) grey."""
+MASK_BATCH = 64
+"""Masked copies made and scored at once: explain's memory is this many crops whatever the
+grid (at --explain_grid=128 all 16,384 copies of one face once took 1.65 GB, issue 25)."""
+
+
+def masked_copies(pixels: np.ndarray, grid: int = GRID, grey: int = GREY, start: int = 0,
+                  stop: int | None = None) -> np.ndarray:
+    """(stop - start, S, S, 3) copies of the crop: copy k has cell divmod(start + k, grid)
+    grey; all grid * grid by default."""
     size = pixels.shape[0]
     edges = cell_edges(size, grid)
-    copies = np.repeat(pixels[None], grid * grid, axis=0)
-    for row in range(grid):
-        for col in range(grid):
-            copies[row * grid + col, edges[row]:edges[row + 1],
-                   edges[col]:edges[col + 1]] = grey
+    stop = grid * grid if stop is None else stop
+    copies = np.repeat(pixels[None], stop - start, axis=0)
+    for k, cell in enumerate(range(start, stop)):
+        row, col = divmod(cell, grid)
+        copies[k, edges[row]:edges[row + 1], edges[col]:edges[col + 1]] = grey
     return copies
 
 
@@ -95,13 +102,21 @@ def occlusion(score, pixels: np.ndarray, grid: int = GRID,
               grey: int = GREY) -> tuple[float, np.ndarray]:
     """(P(fake) of the crop, (grid, grid) P(fake) with each cell greyed).
 
-    score: (N, S, S, 3) uint8 -> (N,) P(fake); the crop itself is scored in the same call,
-    so the drops are measured against the answer the same interpreter gives."""
-    batch = np.concatenate([pixels[None], masked_copies(pixels, grid, grey)])
-    p = np.asarray(score(batch), np.float64).reshape(-1)
-    if p.shape != (len(batch),):
-        raise ValueError(f"the scorer answered {p.shape} for {len(batch)} images")
-    return float(p[0]), p[1:].reshape(grid, grid)
+    score: (N, S, S, 3) uint8 -> (N,) P(fake); the crop itself is scored by the same
+    scorer, so the drops are measured against the answer the same interpreter gives. The
+    copies are made and scored MASK_BATCH at a time."""
+    def scored(batch: np.ndarray) -> np.ndarray:
+        p = np.asarray(score(batch), np.float64).reshape(-1)
+        if p.shape != (len(batch),):
+            raise ValueError(f"the scorer answered {p.shape} for {len(batch)} images")
+        return p
+
+    p_crop = scored(pixels[None])
+    cells = grid * grid
+    p_masked = np.concatenate([
+        scored(masked_copies(pixels, grid, grey, start, min(start + MASK_BATCH, cells)))
+        for start in range(0, cells, MASK_BATCH)])
+    return float(p_crop[0]), p_masked.reshape(grid, grid)
 
 
 def log_odds(p, resolution: float) -> np.ndarray:
@@ -213,7 +228,8 @@ class Explainer:
     judged crop, `explain_bytes(data)` for a whole image as `classify_bytes` judges it."""
 
     def __init__(self, detector, grid: int = GRID, grey: int = GREY):
-        if not 2 <= grid <= detector.image_size:
+        grid = options.EXPLAIN_GRID.check(grid)
+        if grid > detector.image_size:
             raise ValueError(f"the explain grid must be 2 to {detector.image_size} cells per "
                              f"side for this {detector.image_size} px model, not {grid}")
         self.detector = detector

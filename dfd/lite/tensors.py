@@ -43,3 +43,19 @@ def run(interpreter, pixels: np.ndarray) -> np.ndarray:
     interpreter.set_tensor(inp["index"], input_batch(pixels, inp))
     interpreter.invoke()
     return interpreter.get_tensor(out["index"]).reshape(-1).copy()
+
+
+def classifier_tensors(interpreter) -> tuple[dict, dict]:
+    """(input, output) details of a dfd classifier: one (1, S, S, 3) image in, one P(fake)
+    out; ValueError saying what the model has instead (the bundle's face detector has two
+    outputs, another model anything at all)."""
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    shapes = [tuple(int(v) for v in d["shape"]) for d in inputs]
+    if len(inputs) != 1 or len(shapes[0]) != 4 or shapes[0][0] != 1 or \
+            shapes[0][1] != shapes[0][2] or shapes[0][3] != 3:
+        raise ValueError(f"takes inputs {shapes}; a dfd classifier takes one (1, S, S, 3) image")
+    sizes = [int(np.prod(d["shape"])) for d in outputs]
+    if sizes != [1]:
+        raise ValueError(f"has outputs {[tuple(int(v) for v in d['shape']) for d in outputs]}; "
+                         f"a dfd classifier has one P(fake)")
+    return inputs[0], outputs[0]

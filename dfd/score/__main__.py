@@ -17,17 +17,15 @@ import logging
 import os
 import sys
 
-from dfd.imaging.gate import MAX_FILE_BYTES
-from dfd.lite.detector import FACES, Detector, ModelError
-from dfd.lite.faces import DEFAULT_MIN_FACE
-from dfd.lite.interpreter import KERNELS, NoInterpreterError
+from dfd.common.checksums import sha256_file
+from dfd.lite import options
 from dfd.score import bundle, outputs
 
 LOGS_ENV = "DFD_FRAMEWORK_LOGS"
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="dfd-score", description=__doc__.split("\n")[0],
         epilog="Other arguments are passed to Beam as pipeline options.")
     parser.add_argument("--model", required=True,
@@ -39,26 +37,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--output", required=True,
                         help="output prefix: writes PREFIX-SSSSS-of-NNNNN.jsonl (.parquet)")
     parser.add_argument("--format", choices=outputs.FORMATS, default="jsonl")
-    parser.add_argument("--threshold", default=None,
-                        help="a number or a model.json threshold name (as dfd-lite)")
-    parser.add_argument("--kernels", choices=KERNELS, default="auto",
-                        help="CPU kernels on each worker, as dfd-lite's --kernels")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="interpreter threads per worker process (default 1: Beam "
-                             "scales with processes, one per core)")
-    parser.add_argument("--batch_size", type=int, default=64,
-                        help="largest batch RunInference hands one interpreter")
-    parser.add_argument("--faces", choices=FACES, default="auto",
-                        help="as dfd-lite: auto judges each face the bundle's detector finds, "
-                             "else the whole image; on faces only; off the whole image")
-    parser.add_argument("--min_face", type=float, default=DEFAULT_MIN_FACE,
-                        help="smallest face searched for, in photo pixels (as dfd-lite)")
-    parser.add_argument("--max_file_mb", type=float, default=MAX_FILE_BYTES / (1024 * 1024),
-                        help="larger files are refused unread, as dfd-lite refuses them")
+    options.add_model_options(
+        parser, threads_default=1,
+        threads_help="interpreter threads per worker process (default 1: Beam scales with "
+                     "processes, one per core)",
+        kernels_help="CPU kernels on each worker, as dfd-lite's --kernels")
+    options.BATCH_SIZE.add(parser)
     args, beam_args = parser.parse_known_args(argv)
-    for name in ("threads", "batch_size", "max_file_mb", "min_face"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name} must be positive")
     return args, beam_args
 
 
@@ -79,13 +64,13 @@ def pipeline_options(beam_args: list[str]):
 
 def check_inputs(globs: list[str]) -> str | None:
     """A message naming the first glob that matches nothing, else None."""
-    from apache_beam.io.filesystems import FileSystems
+    from dfd.score import reading
     for pattern in globs:
         try:
-            (match,) = FileSystems.match([pattern], limits=[1])
+            found = next(reading.match(pattern), None)
         except Exception as e:  # noqa: BLE001 - a bad scheme or bucket is the user's to fix
             return f"--input={pattern}: {e}"
-        if not match.metadata_list:
+        if found is None:
             return f"--input={pattern} matches no file"
     return None
 
@@ -97,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     from dfd.score import pipeline as scoring
     from dfd.score.handler import DetectorHandler
 
-    options = pipeline_options(beam_args)
+    beam_options = pipeline_options(beam_args)
     try:  # on the driver first, so an unusable model fails here and not on every worker
         local = bundle.local_model(args.model)
-        detector = Detector(local, threads=args.threads, threshold=args.threshold,
-                            kernels=args.kernels, faces=args.faces, min_face=args.min_face)
-        sha256 = bundle.sha256_of(local)
-    except (ModelError, NoInterpreterError, OSError) as e:
-        print(f"dfd-score: {e}", file=sys.stderr)
+        sha256 = sha256_file(local)
+    except (OSError, ValueError) as e:
+        print(f"dfd-score: {args.model}: {e}", file=sys.stderr)
+        return 2
+    detector = options.open_detector("dfd-score", local, args)
+    if detector is None:
         return 2
     problem = check_inputs(args.input)
     if problem:
@@ -113,12 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dfd-score: {os.path.basename(args.model)} sha256 {sha256[:12]}, threshold "
           f"{detector.threshold}; on this machine {detector.kernels} kernels: "
           f"{detector.kernel_choice.reason}", file=sys.stderr, flush=True)
-    handler = DetectorHandler(args.model, threshold=args.threshold, kernels=args.kernels,
-                              threads=args.threads, max_batch_size=args.batch_size,
-                              faces=args.faces, min_face=args.min_face)
-    p = beam.Pipeline(options=options)
+    handler = DetectorHandler(args.model, max_batch_size=args.batch_size,
+                              **options.detector_settings(args))
+    p = beam.Pipeline(options=beam_options)
     scoring.build(p, args.input, handler, args.output, args.format,
-                  int(args.max_file_mb * 1024 * 1024))
+                  options.max_bytes(args))
     result = p.run()
     result.wait_until_finish()
     totals = scoring.counts(result)

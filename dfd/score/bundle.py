@@ -8,11 +8,10 @@ used where they are.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 
+from dfd.common import card as card_schema
 from dfd.common import spec
 
 GOLDEN_INPUTS = "golden_inputs.npy"
@@ -46,16 +45,11 @@ def local_model(model_path: str) -> str:
     local = copy(model_path.rsplit("/", 1)[1], required=True)
     card = copy(spec.MODEL_CARD, required=False)
     if card:
-        with open(card) as f:
-            described = json.load(f)
-        inputs = described.get("golden", {}).get("inputs", {}).get("file")
+        described = card_schema.load(card)  # CardError, before any other file is fetched
+        inputs = described.get(card_schema.GOLDEN, {}).get("inputs", {}).get("file")
         copy(os.path.basename(inputs or GOLDEN_INPUTS), required=False)
-        face_detector = (described.get("face_detector") or {}).get("file")
+        face_detector = (described.get(card_schema.FACE_DETECTOR) or {}).get("file")
         if face_detector:  # faces need it beside the model, as in the bundle
             copy(os.path.basename(face_detector), required=False)
     return local
 
-
-def sha256_of(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()

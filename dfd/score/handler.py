@@ -25,7 +25,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from dfd.imaging.gate import ImageError
 from dfd.lite.detector import Detector
-from dfd.lite.faces import DEFAULT_MIN_FACE
+from dfd.common.checksums import sha256_file
 from dfd.score import bundle
 
 Element = tuple  # (file, bytes | None, error | None)
@@ -41,22 +41,16 @@ class LoadedModel:
 class DetectorHandler(ModelHandler[Element, PredictionResult, LoadedModel]):
     """Scores encoded images with an exported .tflite bundle (see the module docstring)."""
 
-    def __init__(self, model_path: str, *, threshold: float | str | None = None,
-                 kernels: str = "auto", threads: int = 1, max_batch_size: int = 64,
-                 faces: str = "auto", min_face: float = DEFAULT_MIN_FACE):
+    def __init__(self, model_path: str, *, max_batch_size: int = 64, **settings):
+        """settings: the Detector's keyword arguments (`dfd.lite.options.detector_settings`);
+        faces default to "auto" and threads to 1, as dfd-score's flags do."""
         super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
         self._model_path = model_path
-        self._faces = faces
-        self._min_face = min_face
-        self._threshold = threshold
-        self._kernels = kernels
-        self._threads = threads
+        self._settings = {"faces": "auto", "threads": 1, **settings}
 
     def load_model(self) -> LoadedModel:
         local = bundle.local_model(self._model_path)
-        detector = Detector(local, threads=self._threads, threshold=self._threshold,
-                            kernels=self._kernels, faces=self._faces, min_face=self._min_face)
-        return LoadedModel(detector, bundle.sha256_of(local))
+        return LoadedModel(Detector(local, **self._settings), sha256_file(local))
 
     def run_inference(self, batch: Sequence[Element], model: LoadedModel,
                       inference_args: dict[str, Any] | None = None

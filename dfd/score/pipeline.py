@@ -9,7 +9,6 @@ summary without reading the output back.
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.ml.inference.base import RunInference
 
 from dfd.lite.detector import NO_FACE
@@ -48,7 +47,7 @@ def build(pipeline, globs: list[str], handler: DetectorHandler, output: str, fmt
     records = (
         pipeline
         | "Globs" >> beam.Create(globs)
-        | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+        | "Match" >> beam.FlatMap(reading.match)
         | "Spread" >> beam.Reshuffle()
         | "Read" >> beam.Map(reading.read_file, max_bytes=max_bytes)
         | "Score" >> RunInference(handler)

@@ -23,6 +23,7 @@ import threading
 import flask
 from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge,
                                  UnprocessableEntity, UnsupportedMediaType)
+from werkzeug.formparser import FormDataParser
 
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
@@ -30,8 +31,10 @@ from dfd.lite.explain import Explainer, attach
 
 DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
 DEFAULT_MAX_DECODES = 2
-"""Images decoded at once. The gate lets one 40 MP image cost about 200 MB while it is
-decoded, so two at a time keep the server's worst case within its 1 GB budget (README)."""
+"""Images decoded at once. The gate refuses any image whose decode it estimates above
+256 MiB (dfd.imaging.gate.MAX_DECODED_BYTES; the worst allowed images measured 260-273 MB
+over idle), so two at a time keep the server's worst case within its 1 GB budget
+(docs/security.md)."""
 
 MAX_FILES_PER_FORM = 16
 """Images in one page form; the page's own script sends one image per request."""
@@ -48,13 +51,23 @@ STATUS_OF = (
 log = logging.getLogger("dfd.serve")
 
 
-class InMemoryRequest(flask.Request):
-    """Werkzeug spools uploads over 500 KB to a temporary file; here they stay in memory
-    (the size cap bounds how much), so no upload ever touches the disk."""
+def memory_stream(total_content_length, content_type, filename=None, content_length=None):
+    """Where a form's file part is written: memory, whatever its size."""
+    return io.BytesIO()
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None,
-                         content_length=None):
-        return io.BytesIO()
+
+class InMemoryFormParser(FormDataParser):
+    """Werkzeug's form parser spools file parts over 500 KB to a temporary file; this one
+    keeps them in memory (the size cap bounds how much), so no upload touches the disk.
+    Werkzeug documents both hooks: the parser's `stream_factory` and the request's
+    `form_data_parser_class`."""
+
+    def __init__(self, stream_factory=None, *args, **kwargs):
+        super().__init__(memory_stream, *args, **kwargs)
+
+
+class InMemoryRequest(flask.Request):
+    form_data_parser_class = InMemoryFormParser
 
 
 def status_for(error: imageio.ImageError) -> int:
@@ -137,6 +150,9 @@ def create_app(detector: Detector, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BY
 
     @app.get("/healthz")
     def healthz():
+        if model.get("gate_note"):  # served on --allow_failed_gate: say so to every probe
+            return flask.jsonify(status="ok", model=model,
+                                 warning=f"--allow_failed_gate: {model['gate_note']}")
         return flask.jsonify(status="ok", model=model)
 
     @app.post("/api/classify")

@@ -21,7 +21,10 @@ DEFAULT_MAX_CONNECTIONS = 32
 
 
 class RefusingChannel(HTTPChannel):
-    """A channel that says 413 at once, not "100 Continue", to a body declared too big."""
+    """A channel that says 413 at once, not "100 Continue", to a body declared too big.
+
+    waitress has no public option for this: the channel class and its `send_continue` are
+    internals, checked by tests/test_framework_hooks.py, with waitress capped in setup.cfg."""
 
     def send_continue(self):
         if self.request is not None and self.request.error is not None:

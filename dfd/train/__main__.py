@@ -189,8 +189,10 @@ flags.register_validator("distill_alpha", lambda v: math.isfinite(v) and 0 <= v 
 flags.register_validator("distill_temperature", lambda v: math.isfinite(v) and v > 0,
                          "--distill_temperature must be a finite number > 0.")
 
-flags.DEFINE_enum("mixed_precision", "auto", ["auto", "on", "off"],
-                  "auto = mixed_float16 only on GPUs of compute capability >= 7.0.")
+flags.DEFINE_enum("mixed_precision", "auto", ["auto", *hardware.PRECISIONS, "on", "off"],
+                  "Keras dtype policy. auto = mixed_bfloat16 on GPUs of compute capability "
+                  ">= 8.0 (no loss scaling), mixed_float16 on 7.x (loss-scaled), float32 "
+                  "otherwise; on/off = mixed_float16/float32.")
 flags.DEFINE_enum("distribution", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "auto = multi_worker when TF_CONFIG names workers, mirrored on >1 GPU.")
 

@@ -55,12 +55,27 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+PRECISIONS = ("mixed_bfloat16", "mixed_float16", "float32")
+"""Keras dtype policies --mixed_precision may name, besides auto (and on/off, the older
+spellings of mixed_float16 and float32, kept so that older flags.txt files still repeat)."""
+
+
 def choose_precision(flag: str, capabilities: list[tuple[int, int]]) -> str:
-    """'mixed_float16' or 'float32'. auto: only if every GPU has tensor cores (>= 7.0)."""
+    """The Keras dtype policy for --mixed_precision=flag on GPUs of these capabilities.
+
+    auto picks what the slowest GPU computes fast: bfloat16 from Ampere (8.0) on, which has
+    float32's exponent range and so needs no loss scaling; float16 on Volta and Turing
+    (7.x), whose tensor cores lack bfloat16 (dfd.train.loss_scaling scales its loss); float32
+    without tensor cores or without a GPU, where mixed precision only adds casts.
+    """
+    if flag in PRECISIONS:
+        return flag
     if flag == "on":
         return "mixed_float16"
     if flag == "off":
         return "float32"
+    if capabilities and all(cap >= (8, 0) for cap in capabilities):
+        return "mixed_bfloat16"
     if capabilities and all(cap >= (7, 0) for cap in capabilities):
         return "mixed_float16"
     return "float32"
@@ -78,3 +93,28 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type == "chief" or (task_type == "worker" and task_id == 0
                                     and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def input_position(cluster: dict, task_type: str, task_id: int) -> tuple[int, int]:
+    """(this task's input pipeline, number of them) in a cluster spec such as TF_CONFIG's:
+    one per chief and worker, the chief first, as tf.distribute numbers them; (0, 1) for a
+    task that trains on no input of its own."""
+    tasks = ([("chief", i) for i in range(len(cluster.get("chief", [])))]
+             + [("worker", i) for i in range(len(cluster.get("worker", [])))])
+    if (task_type, task_id) not in tasks:
+        return 0, 1
+    return tasks.index((task_type, task_id)), len(tasks)
+
+
+def input_context(strategy: tf.distribute.Strategy) -> tf.distribute.InputContext | None:
+    """This worker's share of the training input in a multi-worker run (None otherwise):
+    dfd.train.pipeline reads only that share, so N workers together read the split once."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return None
+    index, count = input_position(resolver.cluster_spec().as_dict(), resolver.task_type,
+                                  resolver.task_id)
+    if count < 2:
+        return None
+    return tf.distribute.InputContext(num_input_pipelines=count, input_pipeline_id=index,
+                                      num_replicas_in_sync=strategy.num_replicas_in_sync)

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from absl import logging
 
 from dfd.common import spec
 from dfd.train import augment as per_image
@@ -163,7 +164,8 @@ def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dic
     return info
 
 
-def cache_identity(found, split: str, image_size: int) -> dict:
+def cache_identity(found, split: str, image_size: int,
+                   input_context: tf.distribute.InputContext | None = None) -> dict:
     """What a file cache of one split holds: whose data, which split, which pixels.
 
     A cache read under a different identity would hand a run another dataset's images
@@ -171,7 +173,7 @@ def cache_identity(found, split: str, image_size: int) -> dict:
     and its version, the data dir resolved (a rebuilt or moved copy is another source), the
     split's example counts, the digest of its source files that dfd's builder records
     (another dataset's files: the split's TFRecord names, sizes and modification times), and
-    the preprocessing contract.
+    the preprocessing contract; and, for one worker's share of a split, which share.
     """
     split_info = found.info.splits[split]
     recorded = ((found.info.metadata or {}).get("splits") or {}).get(split) or {}
@@ -181,7 +183,7 @@ def cache_identity(found, split: str, image_size: int) -> dict:
                  for path in split_info.filepaths]
         source = [[os.path.basename(path), stat.length, stat.mtime_nsec]
                   for path, stat in stats]
-    return {
+    identity = {
         "builder": found.info.full_name,
         "data_dir": os.path.realpath(os.fspath(found.data_dir)),
         "split": split,
@@ -190,6 +192,10 @@ def cache_identity(found, split: str, image_size: int) -> dict:
         "source": source,
         "preprocessing": spec.describe(image_size),
     }
+    if input_context and input_context.num_input_pipelines > 1:
+        identity["worker"] = [input_context.input_pipeline_id,
+                              input_context.num_input_pipelines]
+    return identity
 
 
 def cache_path(prefix: str, identity: dict) -> str:
@@ -200,15 +206,51 @@ def cache_path(prefix: str, identity: dict) -> str:
     return f"{prefix}-{identity['split']}-{size}-{key}"
 
 
+def read_split(found, split: str, *, training: bool, seed: int,
+               input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """The split's encoded examples; with `input_context` naming several input pipelines
+    (the workers of a multi-worker run), only this worker's share of them.
+
+    The share is a set of the split's files when it has at least one per worker (TFDS's
+    own sharding): a worker then reads, decodes and caches only its files. With fewer
+    files it is a 1/N range of the split's examples (tfds.even_splits): a worker decodes
+    and caches only its range but reads through the files before it. Taking every N-th
+    example of the stream instead would not do: its order is not deterministic (parallel
+    reads), and two workers then keep overlapping sets. Either way the share is cut here,
+    before the cache, and tf.distribute is told not to cut it again; without
+    `input_context` the dataset keeps tf.distribute's data sharding."""
+    workers = input_context.num_input_pipelines if input_context else 1
+    files = found.info.splits[split].num_shards
+    by_file = workers > 1 and files >= workers
+    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False,
+                                  input_context=input_context if by_file else None)
+    share = split
+    if workers > 1 and not by_file:
+        logging.warning(
+            "split %s of %s has %d file(s) for %d workers: each worker reads through all of "
+            "it to decode its 1/%d; build it with at least %d shards "
+            "(python -m dfd.builders.build --num_shards=%d) so that each reads only its files",
+            split, found.info.full_name, files, workers, workers, workers, workers)
+        share = tfds.even_splits(split, n=workers)[input_context.input_pipeline_id]
+    ds = found.as_dataset(split=share, shuffle_files=training, read_config=read_config,
+                          decoders={"image": tfds.decode.SkipDecoding()})
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF if workers > 1
+        else tf.data.experimental.AutoShardPolicy.DATA)
+    return ds.with_options(options)
+
+
 def examples(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
-             dataset: str = DEFAULT_DATASET, cache_name: str = "") -> tf.data.Dataset:
+             dataset: str = DEFAULT_DATASET, cache_name: str = "",
+             input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """(image, label) pairs of one split of one source, decoded, preprocessed and cached;
     training adds shuffling and the per-image augmentation after the cache. `cache_name`
-    (the source's name) goes into a file cache's name so a reader sees whose it is."""
+    (the source's name) goes into a file cache's name so a reader sees whose it is;
+    `input_context`: this worker's place among several (see `read_split`)."""
     found = builder(data_dir, dataset)
-    read_config = tfds.ReadConfig(shuffle_seed=config.seed, try_autocache=False)
-    ds = found.as_dataset(split=split, shuffle_files=training, read_config=read_config,
-                          decoders={"image": tfds.decode.SkipDecoding()})
+    ds = read_split(found, split, training=training, seed=config.seed,
+                    input_context=input_context)
     size = config.image_size
     deterministic = config.deterministic or not training
 
@@ -221,7 +263,7 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
         ds = ds.cache()
     elif config.cache and config.cache != "none":
         prefix = f"{config.cache}-{cache_name}" if cache_name else config.cache
-        path = cache_path(prefix, cache_identity(found, split, size))
+        path = cache_path(prefix, cache_identity(found, split, size, input_context))
         # tf.data opens the cache file only when iteration starts: without its folder, a
         # run would fail mid-fit with a NotFoundError.
         tf.io.gfile.makedirs(os.path.dirname(path) or ".")
@@ -251,21 +293,23 @@ def batched(ds: tf.data.Dataset, config: PipelineConfig, *, training: bool) -> t
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     options = tf.data.Options()
     options.deterministic = deterministic
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def build_dataset(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
-                  dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
+                  dataset: str = DEFAULT_DATASET,
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """Batches of one split of one source. Evaluation is always in file order: reports and
-    parity checks must be repeatable."""
-    return batched(examples(data_dir, split, config, training=training, dataset=dataset),
-                   config, training=training)
+    parity checks must be repeatable. `input_context`: see `read_split`."""
+    return batched(examples(data_dir, split, config, training=training, dataset=dataset,
+                            input_context=input_context), config, training=training)
 
 
 def mixed_training_dataset(sources: Sequence[tuple[str, str]], split: str,
                            config: PipelineConfig, weights: Sequence[float],
-                           dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
+                           dataset: str = DEFAULT_DATASET,
+                           input_context: tf.distribute.InputContext | None = None
+                           ) -> tf.data.Dataset:
     """Training batches drawn from several sources at once, each example from source i with
     probability weights[i] (`tf.data.Dataset.sample_from_datasets`): equal weights give every
     source the same share of each batch however many images it has, so the largest set does
@@ -273,7 +317,8 @@ def mixed_training_dataset(sources: Sequence[tuple[str, str]], split: str,
     so the stream never ends: the trainer sets the steps of an epoch. `sources` are
     (name, data_dir) pairs."""
     streams = [examples(data_dir, split, config, training=True, dataset=dataset,
-                        cache_name=name).repeat() for name, data_dir in sources]
+                        cache_name=name, input_context=input_context).repeat()
+               for name, data_dir in sources]
     mixed = tf.data.Dataset.sample_from_datasets(
         streams, weights=[float(w) for w in weights], seed=config.seed,
         stop_on_empty_dataset=False)

@@ -209,13 +209,15 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
     if len(sources) == 1:
         train_ds = pipeline.build_dataset(sources[0].data_dir, settings.train_split,
                                           pipeline_config, training=True,
-                                          dataset=settings.dataset)
+                                          dataset=settings.dataset,
+                                          input_context=hardware.input_context(strategy))
         eval_ds = pipeline.build_dataset(sources[0].data_dir, settings.eval_split,
                                          pipeline_config, training=False,
                                          dataset=settings.dataset)
     else:
-        train_ds = pipeline.mixed_training_dataset(pairs, settings.train_split,
-                                                   pipeline_config, weights, settings.dataset)
+        train_ds = pipeline.mixed_training_dataset(
+            pairs, settings.train_split, pipeline_config, weights, settings.dataset,
+            input_context=hardware.input_context(strategy))
         eval_ds = pipeline.union_dataset(pairs, settings.eval_split, pipeline_config,
                                          settings.dataset)
         logging.info("training on %s", ", ".join(

@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from dfd.builders.deepfake_real_images import Builder, split_report
-from conftest import bad_collection, write_hostile_zip, write_kaggle_folder
+from conftest import bad_collection, jpeg_bytes, write_hostile_zip, write_kaggle_folder
 
 MULTI_PROCESS = ("--runner=DirectRunner", "--direct_num_workers=2",
                  "--direct_running_mode=multi_processing")
@@ -83,6 +83,20 @@ def test_bad_files_and_hostile_zip_on_beam_as_in_one_process(tmp_path):
     assert (report["kept"], report["skipped"], report["ignored"]) == (4, 3, 2)
     assert "validation" not in beam.info.splits  # its only file is bad: left out, reported
     assert_same_dataset(plain, beam)
+
+
+def test_a_file_name_that_is_not_utf8_builds_on_beam_as_in_one_process(tmp_path):
+    """Beam encodes strings as UTF-8; names travel as bytes, so such a name fails nothing."""
+    import os
+    write_kaggle_folder(tmp_path / "folder", bad_collection())
+    fake = os.path.join(os.fsencode(tmp_path / "folder" / "Dataset"), b"Train", b"Fake")
+    with open(os.path.join(fake, b"caf\xe9.jpg"), "wb") as f:
+        f.write(jpeg_bytes(seed=9))
+    plain = build(tmp_path / "folder", tmp_path / "plain")
+    beam = build(tmp_path / "folder", tmp_path / "beam", ["--runner=DirectRunner"])
+    assert_same_dataset(plain, beam)
+    assert beam.info.metadata["splits"]["train"]["kept"] == \
+        plain.info.metadata["splits"]["train"]["kept"]
 
 
 @pytest.mark.slow

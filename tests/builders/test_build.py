@@ -93,3 +93,20 @@ def test_release_notes_of_this_version_name_the_metadata_it_writes():
     the old files as if they were the same dataset)."""
     notes = Builder.RELEASE_NOTES[str(Builder.VERSION)]
     assert Builder.VERSION > "1.0.0" and "ignored" in notes and "skipped" in notes
+
+
+def test_a_file_name_that_is_not_utf8_is_built_and_named_with_escapes(tmp_path):
+    """File names are bytes (issue 25): one that is not UTF-8 is stored, keyed and reported
+    with a backslash escape per stray byte (`split_report.printable`)."""
+    import os
+    dataset = write_kaggle_folder(tmp_path / "src", {
+        f"Train/{c}/{i}.jpg": jpeg_bytes(seed=i) for c in ("Real", "Fake") for i in range(2)})
+    with open(os.path.join(os.fsencode(dataset), b"Train", b"Fake", b"caf\xe9.jpg"), "wb") as f:
+        f.write(jpeg_bytes(seed=7))
+    with open(os.path.join(os.fsencode(dataset), b"Train", b"Real", b"\xff.jpg"), "wb") as f:
+        f.write(b"not a picture")
+    builder = build(tmp_path / "src", tmp_path / "out")
+    names = [ex["file_name"].decode() for ex in tfds.as_numpy(builder.as_dataset("train"))]
+    assert "caf\\xe9.jpg" in names and len(names) == 5
+    report = builder.info.metadata["splits"]["train"]
+    assert [entry["file"] for entry in report["skipped_files"]] == ["real/\\xff.jpg"]

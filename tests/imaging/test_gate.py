@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import encode, jpeg_bytes, textured_rgb
-from dfd.bench import hostile
+from support import hostile
 from dfd.imaging import gate
 
 CASES = hostile.cases()

@@ -117,9 +117,26 @@ def test_real_tflite_map_points_at_the_patch(patch_models, precision):
 
 def test_grid_must_fit_the_model(patch_models):
     detector = Detector(str(patch_models / "patch_float32.tflite"))
-    for grid in (1, 33):
-        with pytest.raises(ValueError, match=f"2 to 32 cells per side .* not {grid}"):
+    for grid in (1, 33, float("nan"), 10**9):
+        with pytest.raises(ValueError, match=f"--explain_grid must be a whole number from 2 "
+                                             f"to 32, not '{grid}'"):
             explain.Explainer(detector, grid)
+
+
+def test_masked_copies_are_made_in_bounded_batches():
+    """Memory of explain is MASK_BATCH copies whatever the grid (issue 25, case 3)."""
+    sizes = []
+
+    def scorer(batch):
+        sizes.append(len(batch))
+        return patch_scorer(batch)
+
+    p_fake, p_masked = explain.occlusion(scorer, patch_image(), grid=32)
+    assert max(sizes) == explain.MASK_BATCH and sum(sizes) == 1 + 32 * 32
+    _, whole = explain.occlusion(patch_scorer, patch_image(), grid=32)
+    np.testing.assert_array_equal(p_masked, whole)
+    batch = explain.masked_copies(patch_image(), 4, explain.GREY, 5, 7)
+    np.testing.assert_array_equal(batch, explain.masked_copies(patch_image(), 4)[5:7])
 
 
 def dfd_lite(*args):
@@ -165,7 +182,10 @@ def test_cli_writes_one_png_per_image_and_a_bad_image_costs_only_itself(patch_mo
     (["--explain"], "--explain needs --explain_dir=DIR"),
     (["--explain_dir={d}"], "--explain_dir only applies with --explain"),
     (["--explain_grid=4"], "--explain_grid only applies with --explain"),
-    (["--explain", "--explain_dir={d}", "--explain_grid=1"], "--explain_grid must be at least 2"),
+    (["--explain", "--explain_dir={d}", "--explain_grid=1"],
+     "argument --explain_grid: must be a whole number from 2 to 32, not '1'"),
+    (["--explain", "--explain_dir={d}", "--explain_grid=nan"],
+     "argument --explain_grid: must be a whole number from 2 to 32, not 'nan'"),
     (["--explain", "--explain_dir={f}"], "--explain_dir {f} exists and is not a folder"),
 ])
 def test_cli_names_the_flag_of_a_bad_explain_combination(patch_models, tmp_path, args,
@@ -182,20 +202,44 @@ def test_cli_names_the_flag_of_a_bad_explain_combination(patch_models, tmp_path,
 
 
 @pytest.mark.slow
-def test_cli_grid_larger_than_the_model_is_refused_before_any_image(patch_models, tmp_path):
+def test_cli_grid_beyond_its_range_is_one_line_before_any_image(patch_models, tmp_path):
     image = tmp_path / "x.png"
     image.write_bytes(encode(patch_image(), "PNG"))
     code, lines, err = dfd_lite(patch_models / "patch_float32.tflite", image, "--explain",
-                                f"--explain_dir={tmp_path}", "--explain_grid=64")
-    assert code == 2 and not lines and "--explain_grid: " in err and "not 64" in err
+                                f"--explain_dir={tmp_path}", "--explain_grid=128")
+    assert code == 2 and not lines and err.count("\n") == 1
+    assert "argument --explain_grid: " in err and "not '128'" in err
 
 
-@pytest.mark.slow
-def test_cli_unwritable_png_keeps_the_verdict_and_fails_the_run(patch_models, tmp_path):
+@pytest.fixture
+def photo_and_maps(tmp_path):
+    """A patch photo and an empty folder for its heat maps."""
     out = tmp_path / "maps"
     out.mkdir()
     image = tmp_path / "x.png"
     image.write_bytes(encode(patch_image(), "PNG"))
+    return image, out
+
+
+@pytest.mark.slow
+def test_cli_never_writes_through_a_link_planted_at_the_png_name(patch_models, tmp_path,
+                                                                 photo_and_maps):
+    """Issue 25, case 9: the PNG's name is predictable, so a link there must not be followed."""
+    image, out = photo_and_maps
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / explain_png_name(image)).symlink_to(victim)
+    code, lines, _ = dfd_lite(patch_models / "patch_float32.tflite", image, "--explain",
+                              f"--explain_dir={out}", "--explain_grid=4")
+    assert code == 0 and victim.read_text() == "keep me"
+    png = out / explain_png_name(image)
+    assert not png.is_symlink() and png.read_bytes().startswith(b"\x89PNG")
+    assert lines[0]["explain"]["png"] == str(png)
+
+
+@pytest.mark.slow
+def test_cli_unwritable_png_keeps_the_verdict_and_fails_the_run(patch_models, photo_and_maps):
+    image, out = photo_and_maps
     (out / explain_png_name(image)).mkdir()  # a folder where the PNG should go
     code, lines, _ = dfd_lite(patch_models / "patch_float32.tflite", image, "--explain",
                               f"--explain_dir={out}")

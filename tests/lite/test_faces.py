@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from dfd.lite import options
 from dfd.lite.faces import search, settings
 from dfd.lite.faces.anchors import ssd_anchors
 from dfd.lite.faces.crop import CROP, crop_square
@@ -118,6 +119,23 @@ def test_every_face_in_range_fits_whole_in_a_window_that_finds_it(width, height,
                 and search.MIN_FRACTION * w.side <= size * (1 + 1e-9)
                 and (w.level == 0 or size <= search.MAX_FRACTION * w.side)]
         assert fits, (size, x, y)
+
+
+@pytest.mark.parametrize("width,height", [(7746, 5164), (28284, 1414), (6324, 6324)])
+def test_the_largest_photos_at_the_smallest_min_face_stay_under_the_window_cap(width, height):
+    count = search.window_count(width, height, options.MIN_FACE_LOW)
+    assert count == len(search.windows(width, height, options.MIN_FACE_LOW))
+    assert count <= search.MAX_WINDOWS
+
+
+@pytest.mark.parametrize("min_face", [1e-300, 0.001, 5.0])
+def test_a_min_face_past_the_cap_is_that_photos_error_not_a_growing_list(min_face):
+    """Issue 25, case 2: 1e-300 once built windows until 2.5 GB."""
+    with pytest.raises(search.TooManyWindows, match="more than the 1536 windows allowed"):
+        search.windows(7000, 5000, min_face)
+    for bad in (float("nan"), float("inf"), -1.0, 0.0):
+        with pytest.raises(ValueError):
+            search.windows(178, 218, bad)
 
 
 def test_windows_keep_faces_they_show_whole_and_leave_cut_ones_to_neighbours():

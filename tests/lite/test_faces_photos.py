@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED_DATA
-from dfd.bench import faces as bench
+from support import face_photos
 from dfd.lite.detector import Detector, ModelError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,11 +35,11 @@ LAYOUTS = [  # (width, height, training-square sizes of the pasted faces)
 def face_crops():
     """The first two test-split images of each class of both shared sets."""
     crops = []
-    for name in bench.SETS:
+    for name in face_photos.SETS:
         root = SHARED_DATA / name / "Dataset"
         if not root.is_dir():
             pytest.skip(f"shared data set {root} is absent (set DFD_SHARED_DATA)")
-        for label in bench.CLASSES:
+        for label in face_photos.CLASSES:
             crops += [Image.open(p).convert("RGB")
                       for p in sorted((root / "Test" / label).iterdir())[:2]]
     return crops
@@ -51,7 +51,7 @@ def photos(face_crops):
     made = []
     for index, (width, height, sizes) in enumerate(LAYOUTS):
         faces = [face_crops[(index + i) % len(face_crops)] for i in range(len(sizes))]
-        made.append(bench.compose(rng, faces, width, height, sizes))
+        made.append(face_photos.compose(rng, faces, width, height, sizes))
     return made
 
 
@@ -70,9 +70,9 @@ def test_the_export_bundles_the_face_detector(tiny_export):
 
 def test_every_pasted_face_is_found_where_it_was_pasted(detector, photos):
     for photo, truths in photos:
-        answer = detector.classify_bytes(bench.jpeg(photo))
+        answer = detector.classify_bytes(face_photos.jpeg(photo))
         crops = [face["crop"] for face in answer.faces]
-        best, false = bench.match(crops, truths)
+        best, false = face_photos.match(crops, truths)
         assert min(best) >= 0.5, (photo.size, truths, answer.faces)
         assert not false, (photo.size, [answer.faces[i] for i in false])
         assert answer.judged == "faces"
@@ -100,7 +100,7 @@ def test_faces_in_a_png_with_alpha_are_found_without_converting_the_photo_whole(
     out = io.BytesIO()
     photo.convert("RGBA").save(out, format="PNG")
     answer = detector.classify_bytes(out.getvalue())
-    best, false = bench.match([face["crop"] for face in answer.faces], truths)
+    best, false = face_photos.match([face["crop"] for face in answer.faces], truths)
     assert min(best) >= 0.5 and not false, (truths, answer.faces)
     assert max(converted) <= photo.width * photo.height // 8
 
@@ -108,8 +108,8 @@ def test_faces_in_a_png_with_alpha_are_found_without_converting_the_photo_whole(
 @pytest.mark.parametrize("size", [(800, 600), (4000, 3000)])
 def test_no_face_is_reported_on_a_photo_without_one(detector, size):
     for seed in range(3):
-        photo = bench.background(np.random.default_rng(seed), *size)
-        answer = detector.classify_bytes(bench.jpeg(photo))
+        photo = face_photos.background(np.random.default_rng(seed), *size)
+        answer = detector.classify_bytes(face_photos.jpeg(photo))
         assert answer.faces == () and answer.verdict == "no face" and answer.p_fake is None
 
 
@@ -118,7 +118,7 @@ def test_each_faces_p_fake_is_the_classifiers_answer_on_its_crop_alone(tiny_expo
     whole = Detector(str(tiny_export / "model_int8.tflite"), threads=1, faces="off")
     step = with_faces._output["quantization"][0]
     for photo, _ in photos[:3]:
-        data = bench.jpeg(photo)
+        data = face_photos.jpeg(photo)
         decoded = Image.open(io.BytesIO(data)).convert("RGB")
         answer = with_faces.classify_bytes(data)
         for face in answer.faces:
@@ -139,7 +139,7 @@ def test_cli_says_what_it_judged_and_falls_back_to_the_whole_image(tiny_export, 
                                                                    tmp_path):
     photo, truths = photos[2]
     photo.save(tmp_path / "group.jpg", quality=92)
-    bench.background(np.random.default_rng(1), 640, 480).save(tmp_path / "wall.jpg")
+    face_photos.background(np.random.default_rng(1), 640, 480).save(tmp_path / "wall.jpg")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
     model = tiny_export / "model_int8.tflite"
     code, lines, err = run_cli(model, tmp_path, "--threads=1")
@@ -169,7 +169,8 @@ def test_a_bundle_without_a_detector_refuses_faces_on_and_auto_judges_whole(tiny
     with pytest.raises(ModelError, match="no face detector"):
         Detector(str(bundle / "model_int8.tflite"), faces="on")
     auto = Detector(str(bundle / "model_int8.tflite"), faces="auto")
-    answer = auto.classify_bytes(bench.jpeg(bench.background(np.random.default_rng(0), 64, 64)))
+    scene = face_photos.background(np.random.default_rng(0), 64, 64)
+    answer = auto.classify_bytes(face_photos.jpeg(scene))
     assert answer.judged == "whole image" and "no face detector" in auto.face_note
 
 

@@ -181,11 +181,11 @@ def test_faces_on_a_composed_photo_on_pi4_like_x86(pi_venv, tiny_export, shared_
     face's P(fake) within one int8 step of x86."""
     from PIL import Image
 
-    from dfd.bench import faces as bench
+    from support import face_photos
 
     crops = [Image.open(sorted((shared_set(name) / "Test" / label).iterdir())[0])
-             .convert("RGB") for name in bench.SETS for label in bench.CLASSES]
-    photo, truths = bench.compose(np.random.default_rng(11), crops[:3], 1600, 1200,
+             .convert("RGB") for name in face_photos.SETS for label in face_photos.CLASSES]
+    photo, truths = face_photos.compose(np.random.default_rng(11), crops[:3], 1600, 1200,
                                   [120, 200, 320])
     path = tmp_path / "group.jpg"
     photo.save(path, quality=92)

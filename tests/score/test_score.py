@@ -2,6 +2,7 @@
 
 import glob
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import jpeg_bytes, jpeg_claiming_size
+from dfd.common.checksums import sha256_file
 from dfd.imaging.gate import ImageError
 from dfd.score import __main__ as score_cli
 from dfd.score.handler import DetectorHandler, LoadedModel
@@ -47,9 +49,13 @@ def dfd_score(model, folder, prefix, *args) -> subprocess.CompletedProcess:
 def records(pattern: str) -> dict:
     found = {}
     for path in sorted(glob.glob(pattern)):
-        rows = (pq.read_table(path).to_pylist() if path.endswith(".parquet") else
+        parquet = path.endswith(".parquet")
+        rows = (pq.read_table(path).to_pylist() if parquet else
                 [json.loads(line) for line in open(path)])
         for row in rows:
+            if parquet:  # the exact name; `file` there is UTF-8 with U+FFFD for the rest
+                assert row["file"] == row["file_bytes"].decode("utf-8", "replace")
+                row["file"] = os.fsdecode(row["file_bytes"])
             assert row["file"] not in found, f"{row['file']} answered twice"
             found[row["file"]] = row
     return found
@@ -78,9 +84,8 @@ def test_two_worker_processes_answer_as_dfd_lite_file_for_file(tiny_export, mixe
     assert sum("error" in r for r in lite.values()) == 4 and len(lite) == 20
     out = dfd_score(model, mixed_folder, tmp_path / "out" / "scores", *TWO_PROCESSES)
     assert out.returncode == 1, out.stderr[-3000:]
-    from dfd.score.bundle import sha256_of
     assert_same_answers(lite, records(str(tmp_path / "out" / "scores-*.jsonl")),
-                        sha256_of(str(model)))
+                        sha256_file(str(model)))
     assert "16 classified" in out.stderr and "4 failed" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -95,8 +100,7 @@ def test_parquet_output_holds_the_same_answers(tiny_export, mixed_folder, tmp_pa
     out = dfd_score(model, mixed_folder, tmp_path / "pq", "--format=parquet",
                     "--runner=DirectRunner")
     assert out.returncode == 1, out.stderr[-3000:]
-    from dfd.score.bundle import sha256_of
-    assert_same_answers(lite, records(str(tmp_path / "pq-*.parquet")), sha256_of(str(model)))
+    assert_same_answers(lite, records(str(tmp_path / "pq-*.parquet")), sha256_file(str(model)))
 
 
 class Exploding:
@@ -122,6 +126,50 @@ def test_one_files_failure_is_its_own_record_and_the_batch_goes_on():
     assert answers[2][0]["error"] == "empty file"
 
 
+@pytest.fixture
+def every_kind_of_entry(tmp_path):
+    """One folder with each kind of entry a glob can match (issue 25, cases 4 to 6)."""
+    folder = tmp_path / "entries"
+    folder.mkdir()
+    good = jpeg_bytes(40, 40)
+    (folder / "good.jpg").write_bytes(good)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_bytes(b"not a picture")
+    (folder / ".hidden.jpg").write_bytes(good)
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9-latin1.jpg"), "wb") as f:
+        f.write(good)  # a name that is not UTF-8
+    (folder / "caf\u00e9-utf8.jpg").write_bytes(good)
+    (folder / "dangling.jpg").symlink_to(folder / "gone.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "link_to_good.jpg").symlink_to(folder / "good.jpg")
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "inner.jpg").write_bytes(good)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_every_entry_a_glob_matches_is_answered_as_dfd_lite_answers_it(
+        tiny_export, every_kind_of_entry, tmp_path, fmt):
+    model = tiny_export / "model_int8.tflite"
+    entries = sorted(glob.glob(f"{every_kind_of_entry}/**", recursive=True,
+                               include_hidden=True), key=os.fsencode)
+    files = [e for e in entries if not (os.path.isdir(e) and not os.path.islink(e))]
+    out = subprocess.run([sys.executable, "-m", "dfd.lite", "classify", str(model), *files],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    lite = {line["file"]: line for line in map(json.loads, out.stdout.splitlines())}
+    assert len(lite) == len(files) == 11
+    assert "No such file" in lite[str(every_kind_of_entry / "dangling.jpg")]["error"]
+    assert "symbolic links" in lite[str(every_kind_of_entry / "loop.jpg")]["error"]
+    scored = dfd_score(model, every_kind_of_entry, tmp_path / "out" / "scores",
+                       f"--format={fmt}", "--runner=DirectRunner")
+    assert scored.returncode == 1 and "Traceback" not in scored.stderr, scored.stderr[-3000:]
+    assert_same_answers(lite, records(str(tmp_path / "out" / f"scores-*.{fmt}")),
+                        sha256_file(str(model)))
+
+
 def test_unusable_model_exits_2_naming_it(tmp_path, capsys, tiny_test_images):
     bad_model = tmp_path / "model.tflite"
     bad_model.write_bytes(b"not a flatbuffer")
@@ -139,13 +187,13 @@ def test_faces_are_judged_as_dfd_lite_judges_them(tiny_export, shared_set, tmp_p
     import numpy as np
     from PIL import Image
 
-    from dfd.bench import faces as bench
+    from support import face_photos
 
     crops = [Image.open(sorted((shared_set(name) / "Test" / "Real").iterdir())[0])
-             .convert("RGB") for name in bench.SETS]
+             .convert("RGB") for name in face_photos.SETS]
     folder = tmp_path / "photos"
     folder.mkdir()
-    photo, truths = bench.compose(np.random.default_rng(5), crops, 1200, 900, [220, 300])
+    photo, truths = face_photos.compose(np.random.default_rng(5), crops, 1200, 900, [220, 300])
     photo.save(folder / "two_people.jpg", quality=92)
     Image.fromarray(np.full((300, 400, 3), 90, np.uint8)).save(folder / "wall.jpg")
     model = tiny_export / "model_int8.tflite"
@@ -156,10 +204,9 @@ def test_faces_are_judged_as_dfd_lite_judges_them(tiny_export, shared_set, tmp_p
     people = lite[str(folder / "two_people.jpg")]
     assert people["judged"] == "faces" and len(people["faces"]) == len(truths)
     assert lite[str(folder / "wall.jpg")]["judged"] == "whole image"
-    from dfd.score.bundle import sha256_of
     for fmt in ("jsonl", "parquet"):
         scored = dfd_score(model, folder, tmp_path / fmt / "scores", f"--format={fmt}",
                            "--runner=DirectRunner")
         assert scored.returncode == 0, scored.stderr[-3000:]
         assert_same_answers(lite, records(str(tmp_path / fmt / f"scores-*.{fmt}")),
-                            sha256_of(str(model)))
+                            sha256_file(str(model)))

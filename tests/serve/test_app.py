@@ -177,7 +177,7 @@ def test_api_answer_keeps_its_field_order(client, no_disk):
 
 
 def test_hostile_images_through_the_real_detector_get_their_status(client, no_disk):
-    from dfd.bench import hostile
+    from support import hostile
     for case in hostile.cases():
         response = client.post("/api/classify", data=case.data, content_type="image/png")
         assert response.status_code == case.status, case.name
@@ -191,12 +191,12 @@ def test_api_and_page_judge_each_face_and_a_bad_upload_spoils_nothing(tiny_expor
     import numpy as np
     from PIL import Image
 
-    from dfd.bench import faces as bench
+    from support import face_photos
 
     crops = [Image.open(sorted((shared_set(name) / "Test" / "Fake").iterdir())[0])
-             .convert("RGB") for name in bench.SETS]
-    photo, truths = bench.compose(np.random.default_rng(5), crops, 1600, 1200, [180, 260])
-    data = bench.jpeg(photo)
+             .convert("RGB") for name in face_photos.SETS]
+    photo, truths = face_photos.compose(np.random.default_rng(5), crops, 1600, 1200, [180, 260])
+    data = face_photos.jpeg(photo)
     with_faces = Detector(str(tiny_export / "model_int8.tflite"), faces="auto")
     client = create_app(with_faces).test_client()
     expected = with_faces.classify_bytes(data).as_dict()

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import TF_ENV, jpeg_bytes
-from dfd.bench.serve_load import free_port, wait_healthy
+from support.server import free_port, wait_healthy
 from dfd.lite.detector import Detector
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -177,11 +177,11 @@ def test_face_boxes_are_drawn_on_the_thumbnail_coloured_by_verdict(server, brows
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from dfd.bench import faces as bench
+    from support import face_photos
 
     crops = [Image.open(sorted((shared_set(name) / "Test" / "Real").iterdir())[0])
-             .convert("RGB") for name in bench.SETS]
-    photo, truths = bench.compose(np.random.default_rng(3), crops, 1200, 900, [220, 300])
+             .convert("RGB") for name in face_photos.SETS]
+    photo, truths = face_photos.compose(np.random.default_rng(3), crops, 1200, 900, [220, 300])
     path = tmp_path / "two_people.jpg"
     photo.save(path, quality=92)
     answer = Detector(str(tiny_export / "model_int8.tflite"), faces="auto").classify_bytes(

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import TF_ENV
-from dfd.bench import fuzz
+from support.server import free_port, wait_healthy, worst_case_memory
 
 pytestmark = pytest.mark.slow
 
@@ -17,15 +17,15 @@ def test_a_burst_of_worst_case_uploads_stays_within_the_memory_budget(tiny_expor
     (dfd/serve/allocator.py) the peak measured 466-509 MB over idle here and the server
     kept 48-181 MB afterwards, against ~660 MB kept with glibc's per-thread arenas; what it
     keeps varies too much between runs to assert, so the budget is what is checked."""
-    port = fuzz.free_port()
+    port = free_port()
     env = {k: v for k, v in TF_ENV.items() if k != "MALLOC_ARENA_MAX"}
     server = subprocess.Popen(
         [sys.executable, "-m", "dfd.serve", f"--model={tiny_export / 'model_int8.tflite'}",
-         f"--port={port}", "--threads=4", "--faces=auto"],
+         f"--port={port}", "--request_threads=4", "--faces=auto"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        fuzz.wait_healthy("127.0.0.1", port, server)
-        burst = fuzz.worst_case_memory(server.pid, port, 16)
+        wait_healthy("127.0.0.1", port, server)
+        burst = worst_case_memory(server.pid, port, 16)
     finally:
         server.terminate()
         server.wait(timeout=30)

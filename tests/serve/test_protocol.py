@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import jpeg_bytes
-from dfd.bench import hostile
+from support import hostile
 from dfd.imaging import gate
 from dfd.lite.detector import Verdict
 from dfd.serve import server as serve_server

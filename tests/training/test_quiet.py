@@ -106,3 +106,39 @@ def test_absl_entry_point_shows_own_progress_and_framework_logs_on_request(tmp_p
     assert out.returncode == 0, out.stderr
     assert ("framework chatter" in out.stderr) == shown
     assert ("own progress" in out.stderr) == shown
+
+
+OWN_LINES = """
+import logging as pylogging
+from absl import app
+from dfd.cli import quiet
+
+def main(argv):
+    quiet.quiet_frameworks()
+    own = argv[1]  # a path inside dfd's folders: the lines count as dfd's own
+    for level, message in ((pylogging.INFO, "own progress"), (pylogging.WARNING, "own doubt")):
+        pylogging.getLogger("dfd").handle(
+            pylogging.LogRecord("dfd", level, own, 1, message, None, None))
+
+app.run(main)
+"""
+
+
+@pytest.mark.parametrize("argv,prefixed", [
+    ([], False), (["--verbosity=0"], True), (["--showprefixforinfo"], True),
+])
+def test_own_info_lines_are_plain_messages_unless_logs_are_asked_for(tmp_path, argv,
+                                                                       prefixed):
+    """`make demo` showed `I1203 06:03:40.896564 140517457750912 file.py:81] ...`: progress
+    belongs on the terminal, absl's prefix does not; warnings keep it (W...), and
+    --verbosity (or an explicit --showprefixforinfo) gives absl's format back."""
+    script = tmp_path / "entry.py"
+    script.write_text(OWN_LINES)
+    own = ROOT / "dfd" / "train" / "trainer.py"
+    out = subprocess.run([sys.executable, str(script), str(own), *argv], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    info, warning = out.stderr.splitlines()
+    assert info.endswith("] own progress" if prefixed else "own progress")
+    assert bool(quiet._ABSL_LINE.match(info)) == prefixed, info
+    assert quiet._ABSL_LINE.match(warning) and warning.endswith("trainer.py:1] own doubt")

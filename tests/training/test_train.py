@@ -79,7 +79,7 @@ def test_a_run_moves_with_its_data_and_works_from_any_directory(tiny_tfds, tmp_p
     subprocess.run(train_cmd("data", "run", "--epochs=1"), cwd=tmp_path, check=True, env=ENV,
                    capture_output=True, timeout=300)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["data_dir"] == str(tmp_path / "data")
+    assert config["data_dir"] == [str(tmp_path / "data")]
     assert f"--data_dir={tmp_path / 'data'}\n" in (tmp_path / "run" / "flags.txt").read_text()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -184,7 +184,7 @@ def test_missing_data_dir_is_named(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}/nope",
                           f"--workdir={tmp_path}/w"], env=ENV, capture_output=True, text=True,
                          timeout=120)
-    assert out.returncode != 0 and "--data_dir must be an existing folder" in out.stderr
+    assert out.returncode == 2 and f"--data_dir={tmp_path}/nope does not exist" in out.stderr
 
 
 @pytest.mark.slow

@@ -10,12 +10,13 @@ square crop the classifier should judge.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 import numpy as np
 from PIL import Image
 
+from dfd.common.checksums import sha256_file
+from dfd.lite import options
 from dfd.lite.faces import reduced, search
 from dfd.lite.faces.crop import crop_square
 from dfd.lite.faces.decode import Detections
@@ -28,7 +29,7 @@ __all__ = ["ACCEPT_SCORE", "CARD_KEY", "DEFAULT_MIN_FACE", "MAX_FACES", "Face", 
 CARD_KEY = "face_detector"
 """model.json's section describing the bundled face detector."""
 
-DEFAULT_MIN_FACE = 64
+DEFAULT_MIN_FACE = options.MIN_FACE.default
 """Smallest face (side of its training-style crop, in photo pixels) searched for: below
 it the classifier would judge an upscaled blur, and each halving of this size quadruples
 the windows a large photo needs."""
@@ -58,11 +59,6 @@ class Face:
     """(top, left, side) of the square the classifier judges."""
 
 
-def _sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 class FaceFinder:
     """The bundle's face detector; not thread-safe (the Detector calls it under its lock)."""
 
@@ -71,12 +67,11 @@ class FaceFinder:
         path = os.path.join(bundle_dir, config.get("file", ""))
         if not config.get("file") or not os.path.isfile(path):
             raise FaceModelMissing(f"face detector {path} named by model.json does not exist")
-        if config.get("sha256") and _sha256(path) != config["sha256"]:
+        if config.get("sha256") and sha256_file(path) != config["sha256"]:
             raise FaceModelError(f"face detector {path} does not match the sha256 in "
                                  f"model.json: the file is damaged or from another bundle")
-        if min_face <= 0:
-            raise ValueError(f"min_face must be positive, not {min_face}")
-        self.path, self.config, self.min_face = path, config, float(min_face)
+        self.path, self.config = path, config
+        self.min_face = float(options.MIN_FACE.check(min_face))
         self.model = FaceModel(path, config, threads, kernels)
         self.crop = config.get("crop")
         if not self.crop:

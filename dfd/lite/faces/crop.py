@@ -12,7 +12,7 @@ from __future__ import annotations
 CROP = {"side_over_box": 1.618, "center_offset": [0.001, -0.168]}
 """Crop side over the detected box's mean side, and the crop centre's offset from the box
 centre in box sides (x, y; negative y is up): the pooled medians of `python -m
-dfd.bench.faces margin` over both shared sets' training splits."""
+benchmarks.faces margin` over both shared sets' training splits."""
 
 
 def crop_square(box, width: int, height: int, crop: dict) -> tuple[int, int, int]:

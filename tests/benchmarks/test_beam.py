@@ -1,7 +1,7 @@
 """The Beam benchmark's own arithmetic: the start-up source and the 10M-image estimate."""
 
 from conftest import jpeg_bytes, write_kaggle_folder
-from dfd.bench import beam
+from benchmarks import beam
 
 
 def test_startup_source_holds_one_file_per_split_and_class(tmp_path):

@@ -1,12 +1,12 @@
 """Do the kernels agree, across kernel sets and across machines? Raw int8 steps, not P(fake).
 
-    python -m dfd.bench.kernel_agreement record OUT.npz NAME=EXPORT_DIR... [--images=DIR]
-    python -m dfd.bench.kernel_agreement compare A.npz B.npz
+    python -m benchmarks.kernel_agreement record OUT.npz NAME=EXPORT_DIR... [--images=DIR]
+    python -m benchmarks.kernel_agreement compare A.npz B.npz
 
 `record` runs every .tflite of each export folder with XNNPACK, TFLite's builtin and its
 reference kernels on the folder's golden inputs (and the JPEGs under --images, preprocessed
 by dfd.lite) and stores the raw output tensors. Run it on x86 and on the emulated Pi
-(`pi-emulate -- python -m dfd.bench.kernel_agreement record ...`: it needs only dfd.lite),
+(`pi-emulate -- python -m benchmarks.kernel_agreement record ...`: it needs only dfd.lite),
 then `compare` prints, per model and kernel set, the largest difference between the two
 machines and how many inputs differ by more than one step; and within each file, how far
 XNNPACK and builtin are from the reference kernels. This is what the golden-vector

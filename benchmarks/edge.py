@@ -1,6 +1,6 @@
 """Edge benchmark: artifact sizes, latency, cold start, venv sizes, accuracy per artifact.
 
-    python -m dfd.bench.edge --export=DIR [--compare=NAME=DIR ...] [--parity=NAME=DIR ...]
+    python -m benchmarks.edge --export=DIR [--compare=NAME=DIR ...] [--parity=NAME=DIR ...]
         [--image=JPEG] [--repeats=200] [--venvs]
 
 --export is the default model's export folder; each --compare is another model exported
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     if args.image:
         data = open(args.image, "rb").read()
     else:
-        from dfd.bench.serve_load import generated_images
+        from benchmarks.serve_load import generated_images
         data = generated_images(1)[0]
     image_path = os.path.join(tempfile.mkdtemp(prefix="dfd-bench-"), "probe.jpg")
     with open(image_path, "wb") as f:
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
         results["parity"] += parity_rows(name, folder)
     if args.venvs:
         results["venv_mb"] = venv_sizes(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))))
+            os.path.abspath(__file__))))
     results["load_average_at_end"] = os.getloadavg()
     print(json.dumps(results, indent=1))
     if args.out:

@@ -1,4 +1,4 @@
-"""`python -m dfd.bench.fuzz` as a user runs it: bounded, seeded, and clean on dfd."""
+"""`python -m benchmarks.fuzz` as a user runs it: bounded, seeded, and clean on dfd."""
 
 import json
 import subprocess
@@ -6,16 +6,16 @@ import sys
 
 import pytest
 
-from conftest import TF_ENV
+from conftest import ROOT, TF_ENV
 
 pytestmark = pytest.mark.slow
 
 
 def test_short_fuzz_pass_finds_no_traceback_hang_or_wrong_status(tiny_export):
     out = subprocess.run(
-        [sys.executable, "-m", "dfd.bench.fuzz", f"--model={tiny_export / 'model_int8.tflite'}",
+        [sys.executable, "-m", "benchmarks.fuzz", f"--model={tiny_export / 'model_int8.tflite'}",
          "--cases=40", "--max_seconds=300", "--concurrent_worst=4"],
-        env=TF_ENV, capture_output=True, text=True, timeout=900)
+        cwd=ROOT, env=TF_ENV, capture_output=True, text=True, timeout=900)
     cli, server = (json.loads(line) for line in out.stdout.splitlines())
     assert out.returncode == 0, out.stdout
     assert cli["lines"] == cli["cases"] and cli["tracebacks"] == cli["hangs"] == 0
@@ -26,6 +26,7 @@ def test_short_fuzz_pass_finds_no_traceback_hang_or_wrong_status(tiny_export):
 
 
 def test_fuzz_refuses_counts_beyond_its_caps():
-    out = subprocess.run([sys.executable, "-m", "dfd.bench.fuzz", "--model=x.tflite",
-                          "--cases=100000"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.fuzz", "--model=x.tflite",
+                          "--cases=100000"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
     assert out.returncode == 2 and "outside its cap" in out.stderr

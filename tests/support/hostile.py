@@ -1,7 +1,7 @@
 """Hostile inputs crafted in memory, one per class of attack the gate must refuse.
 
-Shared by the test suite (`tests/test_hostile.py` runs each against the CLI, the server
-and the builder) and by `python -m dfd.bench.fuzz`, so both judge the same files. Each is a
+Shared by the tests (tests/imaging/test_gate.py, the CLI's, the server's and the protocol's
+tests run each) and by `python -m benchmarks.fuzz`, so both judge the same files. Each is a
 few hundred bytes to a few hundred KB: no binary blobs in the repository.
 """
 
@@ -30,13 +30,15 @@ class Case:
     """Words the error message must contain (lower case)."""
 
 
-def _encode(image: Image.Image, fmt: str, **params) -> bytes:
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    """`image` as a file of format `fmt` (Pillow's save parameters)."""
     out = io.BytesIO()
     image.save(out, format=fmt, **params)
     return out.getvalue()
 
 
-def _picture(mode: str = "RGB", size: int = 64) -> Image.Image:
+def picture(mode: str = "RGB", size: int = 64) -> Image.Image:
+    """The same noisy picture on every call: what a valid upload of each format holds."""
     rng = np.random.default_rng(7)
     pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     return Image.fromarray(pixels).convert(mode)
@@ -84,7 +86,7 @@ def text_memory_bomb(chunks: int = 70) -> bytes:
 
 
 def jpeg_claiming_size(width: int, height: int) -> bytes:
-    data = bytearray(_encode(_picture(size=16), "JPEG"))
+    data = bytearray(encode(picture(size=16), "JPEG"))
     sof = data.index(b"\xff\xc0")
     data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
@@ -94,7 +96,7 @@ def progressive_scan_bomb(side: int, extra_scans: int) -> bytes:
     """A flat gray progressive JPEG whose last scan is repeated `extra_scans` times: each
     copy is a few bytes of end-of-band run, yet libjpeg visits every block for it (4 MP
     and 200 copies: 18 KB and 5 s of decoding on a loaded 2-core machine)."""
-    data = _encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=50)
+    data = encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=50)
     last = data.rindex(b"\xff\xda")
     end = data.rindex(b"\xff\xd9")
     return data[:end] + data[last:end] * extra_scans + data[end:]
@@ -102,7 +104,7 @@ def progressive_scan_bomb(side: int, extra_scans: int) -> bytes:
 
 def _written(fmt: str, mode: str = "RGB") -> bytes | None:
     try:
-        return _encode(_picture(mode), fmt)
+        return encode(picture(mode), fmt)
     except (KeyError, OSError, ValueError):  # this Pillow build cannot write it
         return None
 
@@ -119,13 +121,13 @@ def cases() -> list[Case]:
 
 
 def _craft() -> list[Case]:
-    good_jpeg = _encode(_picture(), "JPEG", quality=90)
+    good_jpeg = encode(picture(), "JPEG", quality=90)
     found = [
         Case("empty", b"", 400, "empty"),
         Case("not_an_image", b"%PDF-1.7\n" + b"x" * 200, 415, "not an image"),
         Case("truncated_jpeg", good_jpeg[:300], 422, "truncated"),
         Case("jpeg_bomb_header", jpeg_claiming_size(40000, 40000), 413, "decompression bomb"),
-        Case("eps", _encode(_picture(), "EPS"), 415, "not an image"),
+        Case("eps", encode(picture(), "EPS"), 415, "not an image"),
         Case("strip_png_1x39999999", strip_png(1, 39_999_999), 422, "aspect ratio"),
         Case("png_ztxt_bomb", ztxt_bomb(), 413, "metadata too large"),
         Case("png_iccp_bomb", iccp_bomb(), 413, "metadata too large"),
@@ -191,16 +193,16 @@ def worst_images(side: int = 6324) -> dict[str, bytes]:
     palette.info["transparency"] = 0
     wide = Image.fromarray(np.full((side, side), 40000, dtype=np.uint16))
     return {
-        "jpeg_40mp": _encode(gray.convert("RGB"), "JPEG", quality=50),
-        "png_palette_alpha_40mp": _encode(palette, "PNG", transparency=0),
-        "png_gray16_40mp": _encode(wide, "PNG"),
-        "png_rgba_40mp": _encode(gray.convert("RGBA"), "PNG"),
-        "gif_40mp": _encode(gray.convert("P"), "GIF"),
-        "webp_16mp": _encode(Image.new("RGB", (4096, 4096), 128), "WEBP", quality=10),
-        f"jpeg_progressive_444_{full * full // 10**6}mp": _encode(
+        "jpeg_40mp": encode(gray.convert("RGB"), "JPEG", quality=50),
+        "png_palette_alpha_40mp": encode(palette, "PNG", transparency=0),
+        "png_gray16_40mp": encode(wide, "PNG"),
+        "png_rgba_40mp": encode(gray.convert("RGBA"), "PNG"),
+        "gif_40mp": encode(gray.convert("P"), "GIF"),
+        "webp_16mp": encode(Image.new("RGB", (4096, 4096), 128), "WEBP", quality=10),
+        f"jpeg_progressive_444_{full * full // 10**6}mp": encode(
             Image.new("RGB", (full, full), (90, 120, 150)), "JPEG", quality=50,
             progressive=True, subsampling=0),
-        f"jpeg_progressive_420_{halved * halved // 10**6}mp": _encode(
+        f"jpeg_progressive_420_{halved * halved // 10**6}mp": encode(
             Image.new("RGB", (halved, halved), (90, 120, 150)), "JPEG", quality=50,
             progressive=True, subsampling=2),
     }

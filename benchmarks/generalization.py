@@ -1,6 +1,6 @@
 """Leave one family out: how well a recipe carries over to a kind of fake it never saw.
 
-    python -m dfd.bench.generalization --shared=../shared/data --out=runs/lofo \
+    python -m benchmarks.generalization --shared=../shared/data --out=runs/lofo \
         --recipe=NAME:FLAGFILE[:FLAG...] [--recipe=...] [--epochs=5] \
         [--families=dfdc_faces,celeba_stylegan,rff160] [--skip_all]
 
@@ -35,7 +35,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 def built(shared: str, out: str, family: str) -> str:
     """The family's TFDS data dir, built once under --out/data/FAMILY (so the source is named
     after the family)."""
-    from dfd.bench.quality import build_set
+    from benchmarks.quality import build_set
 
     source = os.path.join(shared, family)
     if not os.path.isdir(source):
@@ -161,11 +161,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip_all", action="store_true",
                         help="only the left-out runs, not the one trained on every family")
     parser.add_argument("--only_left_out", default=None,
-                        help="comma-separated families to leave out (default: each in turn)")
+                        help="comma-separated families to leave out (default: each in turn; "
+                             "empty: none, only the run trained on every family)")
     args = parser.parse_args(argv)
     families = args.families.split(",")
     data_dirs = {f: built(args.shared, args.out, f) for f in families}
-    left_out = args.only_left_out.split(",") if args.only_left_out else families
+    left_out = families if args.only_left_out is None else [
+        f for f in args.only_left_out.split(",") if f]
     rows = []
     for spec in args.recipe:
         name, flagfile, *extra = spec.split(":")

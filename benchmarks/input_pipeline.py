@@ -1,6 +1,6 @@
 """Benchmark: dfd's input pipeline against the seed's loader, two epochs, same files.
 
-    python -m dfd.bench.input_pipeline --source=../shared/data/celeba_stylegan/Dataset
+    python -m benchmarks.input_pipeline --source=../shared/data/celeba_stylegan/Dataset
 
 Builds the TFDS dataset from --source (timing `tfds build`'s work: images/s), then times
 two epochs of the train split through `dfd.train.pipeline.build_dataset` (cached, prefetched) and

@@ -1,6 +1,6 @@
 """Quality benchmark: recipes trained side by side on real face sets, reported on Test.
 
-    python -m dfd.bench.quality --shared=../shared/data --out=runs/quality \
+    python -m benchmarks.quality --shared=../shared/data --out=runs/quality \
         [--sets=rff160,celeba_stylegan] [--recipe=NAME:FLAGFILE[:FLAG...] ...] [--epochs=10]
 
 For each set: `tfds build` once (kept in --out), then each recipe runs as the user runs
@@ -70,7 +70,7 @@ def int8_latency(export_dir: str, repeats: int = 300) -> dict:
     """Median ms per image of the int8 file at 1 thread, XNNPACK and builtin kernels."""
     import numpy as np
 
-    from dfd.bench.edge import time_tflite
+    from benchmarks.edge import time_tflite
     from dfd.lite.detector import Detector
 
     path = os.path.join(export_dir, "model_int8.tflite")

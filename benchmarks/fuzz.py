@@ -1,9 +1,9 @@
 """A bounded hostile-input pass over the CLI and the server, on this machine only.
 
-    python -m dfd.bench.fuzz --model=runs/demo/export/model_int8.tflite \
+    python -m benchmarks.fuzz --model=runs/demo/export/model_int8.tflite \
         [--seed=0 --cases=300 --max_seconds=600 --soak_requests=0 --concurrent_worst=16]
 
-Crafts every hostile class of `dfd.bench.hostile` (with its 40 MP JPEG scan bombs, which
+Crafts every hostile class of `tests/support/hostile.py` (with its 40 MP JPEG scan bombs, which
 only the time each case takes shows) plus `--cases` seeded mutations of
 small valid images (flipped bytes, cuts, spliced headers, patched dimensions), then:
   cli     runs `dfd-lite classify` on them, a FIFO and /dev/zero: one line per file, no
@@ -21,7 +21,6 @@ but 127.0.0.1. Prints one JSON object per surface.
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import os
@@ -37,12 +36,12 @@ import time
 import numpy as np
 from PIL import Image
 
-from dfd.bench import hostile
-from dfd.bench.serve_load import free_port, wait_healthy
+from support import hostile
+from support.server import (HANG_SECONDS, ask, free_port, proc_status, wait_healthy,
+                            worst_case_memory)
 
 ACCEPTED = {200, 400, 413, 415, 422}
 """Statuses a mutated image may get; anything else (a 5xx above all) is wrong."""
-HANG_SECONDS = 30
 
 
 def seed_images(rng: np.random.Generator) -> list[bytes]:
@@ -123,15 +122,6 @@ def fuzz_cli(model: str, cases, deadline: float) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
 
 
-def proc_status(pid: int, key: str) -> int:
-    """A /proc/<pid>/status memory field in MB (Linux)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) // 1024
-    raise KeyError(key)
-
-
 def written_bytes(pid: int) -> int | None:
     """Bytes the process caused to be written to storage, if the kernel accounts it."""
     try:
@@ -139,23 +129,6 @@ def written_bytes(pid: int) -> int | None:
             return int(dict(line.split(": ") for line in f.read().splitlines())["write_bytes"])
     except (OSError, KeyError, ValueError):
         return None
-
-
-def ask(port: int, body: bytes, path: str = "/api/classify", method: str = "POST",
-        headers: dict | None = None) -> tuple[int | None, bytes]:
-    """(status, body), or (None, b"") for no answer within HANG_SECONDS."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_SECONDS)
-    try:
-        connection.request(method, path, body=body,
-                           headers=headers or {"Content-Type": "application/octet-stream"})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except socket.timeout:
-        return None, b""
-    except (OSError, http.client.HTTPException) as e:
-        return -1, repr(e).encode()
-    finally:
-        connection.close()
 
 
 def raw_exchange(port: int, head: bytes, body_chunks=()) -> int | None:
@@ -210,7 +183,10 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
         server = subprocess.Popen(
             [sys.executable, "-m", "dfd.serve", f"--model={os.path.abspath(model)}",
              f"--port={port}", "--threads=4"],
-            cwd=sandbox, env={**os.environ, "TMPDIR": spool}, stdout=subprocess.PIPE,
+            # No bytecode cache: in a fresh clone the first request that imports a module
+            # lazily would write its .pyc, which is Python's, not an upload touching disk.
+            cwd=sandbox, env={**os.environ, "TMPDIR": spool, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True)
         log = []  # read through a pipe, so the server's own writes are only what it stores
         reader = threading.Thread(target=lambda: log.extend(server.stdout), daemon=True)
@@ -231,7 +207,7 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
                 if status is not None and (status not in ACCEPTED
                                            or (want is not None and status != want)):
                     wrong.append(f"{name}: {status} {body[:120]!r}")
-            good = hostile._encode(hostile._picture(), "JPEG")
+            good = hostile.encode(hostile.picture(), "JPEG")
             for name, status, want in protocol_abuse(port, good):
                 tried += 1
                 hangs += status is None
@@ -254,31 +230,6 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
             reader.join(10)
         result["tracebacks"] = "".join(log).count("Traceback")
     return result
-
-
-def worst_case_memory(pid: int, port: int, clients: int) -> dict:
-    """Peak memory over idle while `clients` upload worst-case images at once, and how much
-    of it the server still holds after they are answered."""
-    if not clients:
-        return {}
-    worst = list(hostile.worst_images().values())
-    time.sleep(0.5)
-    before = proc_status(pid, "VmRSS")
-    with open(f"/proc/{pid}/clear_refs", "w") as f:  # restarts VmHWM from the current RSS
-        f.write("5")
-    statuses = []
-    threads = [threading.Thread(target=lambda i=i: statuses.append(
-        ask(port, worst[i % len(worst)])[0])) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    peak = proc_status(pid, "VmHWM")
-    time.sleep(0.5)
-    return {"concurrent_worst_uploads": clients,
-            "concurrent_worst_statuses": sorted(set(map(str, statuses))),
-            "concurrent_worst_peak_over_idle_mb": peak - before,
-            "concurrent_worst_kept_after_mb": proc_status(pid, "VmRSS") - before}
 
 
 def soak(pid: int, port: int, requests: int, deadline: float, good: bytes) -> dict:

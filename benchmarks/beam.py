@@ -1,6 +1,6 @@
 """Benchmark: the dataset build and batch scoring, in one process and on Beam's DirectRunner.
 
-    python -m dfd.bench.beam --source=../shared/data/celeba_stylegan/Dataset \\
+    python -m benchmarks.beam --source=../shared/data/celeba_stylegan/Dataset \\
         --model=runs/quality/celeba_stylegan/dfdnet/export/model_int8.tflite --out=runs/beam
 
 Runs every job as a user runs it (a fresh process, the commands the README gives) on the

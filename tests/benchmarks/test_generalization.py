@@ -18,7 +18,7 @@ def test_leave_one_family_out_on_two_tiny_families(tmp_path):
         demo_data.generate(str(tmp_path / "shared" / family),
                            {"Train": 16, "Validation": 6, "Test": 6}, size=48, seed=seed + 3)
     out = subprocess.run(
-        [sys.executable, "-m", "dfd.bench.generalization", f"--shared={tmp_path / 'shared'}",
+        [sys.executable, "-m", "benchmarks.generalization", f"--shared={tmp_path / 'shared'}",
          "--families=swaps,gans", "--only_left_out=swaps", f"--out={tmp_path / 'lofo'}",
          "--epochs=1", "--recipe=tiny:configs/demo.flags:--image_size=32:--batch_size=8"],
         cwd=ROOT, env=TF_ENV, capture_output=True, text=True, timeout=900)

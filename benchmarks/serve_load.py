@@ -1,12 +1,12 @@
 """Load on the upload API: N requests from C concurrent clients, on loopback only.
 
-    python -m dfd.bench.serve_load --model=runs/demo/export/model_int8.tflite \
-        [--requests=2000 --clients=16 --images=FOLDER]
+    python -m benchmarks.serve_load --model=runs/demo/export/model_int8.tflite \
+        [--requests=2000 --clients=16 --images=FOLDER] [--p99_budget_ms=2000]
 
 Starts `python -m dfd.serve` on a free loopback port (or uses --url, which must be a
 loopback address), sends a fixed number of POST /api/classify requests over keep-alive
 connections, and prints requests/s, p50/p95/p99 latency and the error count. Bounded in
-count and time: it stops by itself.
+count and time: it stops by itself. Exits 1 on any error or a latency over its budget.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import io
 import ipaddress
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,17 @@ import urllib.parse
 
 import numpy as np
 from PIL import Image
+
+from support.server import free_port, wait_healthy
+
+P99_BUDGET_MS = 2000.0
+"""What a user of the page relies on: an answer within a couple of seconds even with 15
+others uploading. A stalled decode slot, a lock held across requests or a starved connection
+shows up here: on the tiny int8 test model with its generated 256 px images this measured
+p99 523 ms and max 718 ms on the shared 2-core machine with a training job beside it, while
+a detector stalling 0.3 s per image behind the same app gave p99 5.3 s and max 12 s."""
+MAX_BUDGET_MS = 10000.0
+"""Nobody left waiting: the slowest single answer (same measurements as P99_BUDGET_MS)."""
 
 
 def generated_images(count: int = 16, size: int = 256) -> list[bytes]:
@@ -59,27 +69,6 @@ def require_loopback(url: str) -> tuple[str, int]:
     if not loopback:
         raise SystemExit(f"--url={url}: this load test only targets loopback addresses")
     return host, parsed.port or 80
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(host: str, port: int, process=None, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"dfd.serve exited with {process.returncode} before answering")
-        try:
-            connection = http.client.HTTPConnection(host, port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"no healthy server on {host}:{port} after {timeout:.0f} s")
 
 
 def run_load(host: str, port: int, images: list[bytes], requests: int, clients: int,
@@ -131,6 +120,15 @@ def run_load(host: str, port: int, images: list[bytes], requests: int, clients: 
             "errors": len(errors), "first_errors": errors[:3]}
 
 
+def over_budget(result: dict, p99_budget_ms: float, max_budget_ms: float) -> list[str]:
+    """The budgets the run missed (a budget of 0 is not checked)."""
+    missed = []
+    for key, budget in (("p99_ms", p99_budget_ms), ("max_ms", max_budget_ms)):
+        if budget and result[key] > budget:
+            missed.append(f"{key} {result[key]} > {budget:g}")
+    return missed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a .tflite to serve (starts dfd.serve itself)")
@@ -139,6 +137,10 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--server_threads", type=int, default=4)
     parser.add_argument("--images", help="folder of images to send (default: generated)")
+    parser.add_argument("--p99_budget_ms", type=float, default=P99_BUDGET_MS,
+                        help="fail above this p99 latency (0: not checked)")
+    parser.add_argument("--max_budget_ms", type=float, default=MAX_BUDGET_MS,
+                        help="fail above this slowest answer (0: not checked)")
     args = parser.parse_args(argv)
     if bool(args.model) == bool(args.url):
         parser.error("give exactly one of --model and --url")
@@ -159,12 +161,15 @@ def main(argv=None) -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+    result["over_budget"] = over_budget(result, args.p99_budget_ms, args.max_budget_ms)
     print(json.dumps(result))
     print(f"{result['requests']} requests from {result['clients']} clients in "
           f"{result['seconds']} s: {result['requests_per_s']} requests/s, p50 "
           f"{result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
-          f"{result['errors']} errors", file=sys.stderr)
-    return 1 if result["errors"] else 0
+          f"{result['errors']} errors"
+          + "".join(f"; over budget: {missed}" for missed in result["over_budget"]),
+          file=sys.stderr)
+    return 1 if result["errors"] or result["over_budget"] else 0
 
 
 if __name__ == "__main__":

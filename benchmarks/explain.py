@@ -1,6 +1,6 @@
 """Explain benchmark: milliseconds per explained crop, and batching against a loop.
 
-    python -m dfd.bench.explain --export=DIR [--image=JPEG] [--repeats=20] [--grid=8]
+    python -m benchmarks.explain --export=DIR [--image=JPEG] [--repeats=20] [--grid=8]
         [--batched_from=CHECKPOINT.keras] [--out=FILE.json]
 
 For the float32 and int8 files of an export, at 1 thread and at all the cores this process
@@ -72,24 +72,12 @@ def dynamic_batch_tflite(checkpoint: str, image_size: int, precision: str,
     """The checkpoint as a .tflite taking any batch: dfd's converter settings, batch None."""
     from dfd.cli import quiet  # noqa: F401 - TensorFlow's C++ INFO lines off before it loads
     import keras
-    import tensorflow as tf
 
     import dfd.train.models  # noqa: F401 - registers dfd's layers and initializers for loading
-    from dfd.export.tflite import _configure_and_convert
+    from dfd.export import tflite
 
     model = keras.models.load_model(checkpoint, compile=False)
-    with tempfile.TemporaryDirectory(prefix="dfd-bench-") as folder:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint(
-            "serving_default",
-            lambda pixels: {"p_fake": tf.reshape(model(pixels, training=False), [-1])},
-            input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32,
-                                           name="pixels")])
-        archive.write_out(folder, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        return _configure_and_convert(converter, model.name, image_size, precision,
-                                      lambda: iter(calibration))
+    return tflite.convert(model, image_size, precision, lambda: iter(calibration), batch=None)
 
 
 def score_in_batches(interpreter, copies: np.ndarray, batch: int) -> np.ndarray:
@@ -155,7 +143,7 @@ def main(argv=None) -> int:
         with open(args.image, "rb") as f:
             data = f.read()
     else:
-        from dfd.bench.serve_load import generated_images
+        from benchmarks.serve_load import generated_images
         data = generated_images(1)[0]
     all_threads = default_threads()
     results = {"command": " ".join(sys.argv), "load_average_at_start": os.getloadavg(),
