@@ -69,15 +69,33 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
     return card
 
 
+def _finite(value):
+    """`value` with every non-finite float inside it as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def teacher_entry(config: dict, report: dict) -> dict:
     """A distilled student's teacher as its config.json recorded it (run folder, checkpoint,
-    its sha256, the teacher's own validation figures) with the distillation settings and
-    the student's agreement with it (metrics.json, dfd.evaluate.agreement)."""
-    agreement = report.get("teacher", {}).get("splits", {})
-    return {**config["teacher_run"],
-            "distill_alpha": config.get("distill_alpha"),
-            "distill_temperature": config.get("distill_temperature"),
-            "agreement": {split: entry["agreement"] for split, entry in agreement.items()}}
+    its sha256, the sources it trained on, its own validation figures for their union and
+    each) with the distillation settings and the student's agreement with it
+    (metrics.json's `teacher`, dfd.evaluate.agreement): for the union of the student's
+    sources and for each source."""
+    recorded = report.get("teacher", {})
+    return _finite({
+        **config["teacher_run"],
+        "distill_alpha": config.get("distill_alpha"),
+        "distill_temperature": config.get("distill_temperature"),
+        "agreement": {split: entry["agreement"]
+                      for split, entry in recorded.get("splits", {}).items()},
+        "agreement_by_source": {
+            name: {split: entry["agreement"] for split, entry in by_split.items()}
+            for name, by_split in recorded.get("sources", {}).items()}})
 
 
 def record_gate(card: dict, name: str, verdict: dict | None) -> None:

@@ -227,8 +227,10 @@ def training_sources() -> list[sources.Source]:
 
 def check_teacher() -> None:
     """Raises TeacherError naming --teacher (or the flag it cannot go with) for a run folder
-    that cannot teach, before the workdir exists. The teacher's model itself is loaded once,
-    in the trainer, inside the distribution strategy's scope."""
+    that cannot teach, before the workdir exists: missing, without a checkpoint or a
+    readable config.json, the --workdir itself, or a checkpoint that does not load as a dfd
+    model of its recorded size. The trainer loads the teacher again, inside the distribution
+    strategy's scope (a model loaded here would hold variables outside it)."""
     import tensorflow as tf
 
     strategy = hardware.choose_strategy(FLAGS.distribution,
@@ -240,8 +242,14 @@ def check_teacher() -> None:
             "workers): dfd.train.multi_worker's loop has no distillation loss; train the "
             "student on one machine")
     teacher = distill.find_teacher(FLAGS.teacher)
+    if os.path.realpath(teacher.run_dir) == os.path.realpath(FLAGS.workdir):
+        raise distill.TeacherError(
+            f"--teacher={FLAGS.teacher} is the --workdir: a run cannot teach itself (the "
+            f"student's checkpoints would replace the teacher's); give the student its own "
+            f"--workdir")
     FLAGS.teacher = teacher.run_dir  # absolute, as config.json and flags.txt record it
     distill.check_settings(FLAGS.distill_alpha, FLAGS.distill_temperature)
+    distill.load_teacher(teacher)  # loads and checks it; the trainer loads it in its scope
 
 
 def main(argv) -> None:

@@ -101,29 +101,50 @@ def check_settings(alpha: float, temperature: float) -> None:
         raise TeacherError(f"--distill_temperature={temperature}: must be a finite number > 0")
 
 
+FIGURES = ("auc", "accuracy", "eer", "loss", "examples")
+"""The teacher's figures config.json (and so the model card) quotes, per split."""
+
+
+def _quoted(figures: dict) -> dict:
+    """FIGURES of one split's report, an undefined figure (NaN) as None: JSON has no NaN,
+    and the card check (dfd.common.card) refuses it."""
+    return {k: (None if isinstance(figures[k], float) and not math.isfinite(figures[k])
+                else figures[k]) for k in FIGURES if k in figures}
+
+
 def describe(teacher: TeacherRun) -> dict:
     """What the student's config.json (and so its model card) records of its teacher: the
-    run, the checkpoint and its sha256, and the teacher's own validation figures."""
+    run, the checkpoint and its sha256, the sources it trained on, and its own validation
+    figures for their union and for each of them (its metrics.json)."""
     selected_on = teacher.config.get("eval_split", "validation")
-    validation = {}
+    report = {}
     metrics_path = os.path.join(teacher.run_dir, "metrics.json")
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
             report = json.load(f)
-        validation = report.get("splits", {}).get(selected_on, {})
+    by_source = {name: _quoted(entry.get("splits", {}).get(selected_on, {}))
+                 for name, entry in report.get("sources", {}).items()
+                 if entry.get("trained_on", True)}
     return {"run": teacher.run_dir, "checkpoint": teacher.checkpoint,
             "sha256": sha256_file(teacher.model_path), "model": teacher.config.get("model"),
             "image_size": teacher.image_size, "selected_on": selected_on,
-            "validation": {k: validation[k] for k in ("auc", "accuracy", "eer", "loss",
-                                                      "examples") if k in validation}}
+            "sources": list(teacher.config.get("source_names") or by_source),
+            "validation": _quoted(report.get("splits", {}).get(selected_on, {})),
+            "validation_by_source": by_source}
 
 
 def load_teacher(teacher: TeacherRun):
-    """The teacher's Keras model, frozen; raises TeacherError naming --teacher when it is
-    not a dfd model (one square RGB input, a `logit` layer)."""
+    """The teacher's Keras model, frozen; raises TeacherError naming --teacher when its
+    checkpoint does not load or is not a dfd model of the size its config.json says (one
+    square RGB input, a `logit` layer, one P(fake) per image)."""
     from dfd.evaluate import run_folder
-    model, _ = run_folder.load_model(teacher.run_dir)
     flag = f"--teacher={teacher.run_dir}"
+    try:
+        model, _ = run_folder.load_model(teacher.run_dir)
+    except Exception as e:  # noqa: BLE001 - Keras raises anything from a damaged file
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise TeacherError(f"{flag}: {teacher.checkpoint} cannot be loaded as a Keras model "
+                           f"({type(e).__name__}: {first})") from None
     shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else None
     if shape != (teacher.image_size, teacher.image_size, 3):
         raise TeacherError(f"{flag}: {teacher.checkpoint} takes {shape}, not the "
@@ -131,6 +152,11 @@ def load_teacher(teacher: TeacherRun):
     if LOGIT_LAYER not in {layer.name for layer in model.layers}:
         raise TeacherError(f"{flag}: {teacher.checkpoint} has no {LOGIT_LAYER!r} layer (not a "
                            f"dfd.train.models model)")
+    logit = model.get_layer(LOGIT_LAYER).output
+    if len(model.outputs) != 1 or tuple(logit.shape[1:]) not in ((), (1,)):
+        raise TeacherError(f"{flag}: {teacher.checkpoint} gives {len(model.outputs)} outputs "
+                           f"and a {tuple(logit.shape[1:])} {LOGIT_LAYER!r}, not one P(fake) "
+                           f"per image (not a dfd.train.models model)")
     model.trainable = False
     return model
 

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import TF_ENV, textured_rgb
+from conftest import TF_ENV, run_module, textured_rgb
+from dfd.common import card as card_schema
 from dfd.common.checksums import sha256_file
 from dfd.evaluate import agreement
 
@@ -148,11 +149,24 @@ def test_student_run_records_its_teacher_and_agreement(tiny_tfds, teacher_run, t
     assert 0 <= validation["agreement"]["mean_abs_difference"] <= 1
     assert set(report["sources"]) == set(config["source_names"])
 
-    from dfd.export import model_card
-    card = model_card.build(config, json.loads((workdir / "metrics.json").read_text()), {})
+    # the teacher judged, and the student's agreement with it, on each source apart
+    for name in config["source_names"]:
+        by_source = report["sources"][name]["validation"]
+        assert by_source["teacher"]["examples"] == by_source["agreement"]["examples"] == \
+            metrics["sources"][name]["splits"]["validation"]["examples"]
+    assert recorded["sources"] == teacher_metrics["trained_on"]
+    assert set(recorded["validation_by_source"]) == set(teacher_metrics["sources"])
+
+    # the export's model.json records the teacher and passes the one card check
+    run_module("dfd.export", f"--workdir={workdir}", f"--out={tmp_path / 'export'}",
+               "--calibration_examples=24")
+    card = card_schema.read(str(tmp_path / "export" / "model_int8.tflite"))
+    assert card["model"] == "edgenet"
     teacher = card["training"]["teacher"]
     assert teacher["sha256"] == recorded["sha256"] and teacher["distill_alpha"] == 0.7
+    assert teacher["distill_temperature"] == 3.0
     assert teacher["agreement"]["validation"] == validation["agreement"]
+    assert set(teacher["agreement_by_source"]) == set(config["source_names"])
 
 
 def not_a_run(tmp_path):
@@ -160,11 +174,42 @@ def not_a_run(tmp_path):
     return tmp_path / "empty"
 
 
-def unreadable_config(tmp_path, teacher_run):
-    folder = tmp_path / "broken"
+def copy_of(teacher_run, folder, config_change=None, checkpoint=None):
+    """`folder` holding the teacher's config.json (changed by `config_change`) and its
+    best.keras (or the bytes `checkpoint`)."""
     folder.mkdir()
-    (folder / "best.keras").write_bytes((teacher_run / "best.keras").read_bytes())
+    config = json.loads((teacher_run / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **(config_change or {})}))
+    (folder / "best.keras").write_bytes(
+        checkpoint if checkpoint is not None else (teacher_run / "best.keras").read_bytes())
+    return folder
+
+
+def unreadable_config(tmp_path, teacher_run):
+    folder = copy_of(teacher_run, tmp_path / "broken")
     (folder / "config.json").write_text('{"image_size": ')
+    return folder
+
+
+def other_size(tmp_path, teacher_run):
+    """The teacher's checkpoint (32 px) under a config.json that says 48 px."""
+    return copy_of(teacher_run, tmp_path / "resized", {"image_size": 48})
+
+
+def damaged_checkpoint(tmp_path, teacher_run):
+    data = (teacher_run / "best.keras").read_bytes()
+    return copy_of(teacher_run, tmp_path / "damaged", checkpoint=data[: len(data) // 3])
+
+
+def without_logit(tmp_path, teacher_run):
+    """A Keras model of the right size that is not a dfd model: no `logit` layer."""
+    import keras
+
+    folder = copy_of(teacher_run, tmp_path / "foreign", checkpoint=b"")
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(
+        keras.layers.GlobalAveragePooling2D()(inputs))
+    keras.Model(inputs, outputs).save(folder / "best.keras")
     return folder
 
 
@@ -172,12 +217,16 @@ def unreadable_config(tmp_path, teacher_run):
     (lambda tmp, run: tmp / "nope", [], "no such run folder"),
     (lambda tmp, run: not_a_run(tmp), [], "holds no best.keras or final.keras"),
     (unreadable_config, [], "config.json is unreadable"),
+    (other_size, [], "best.keras takes (32, 32, 3), not the (48, 48, 3) its config.json says"),
+    (damaged_checkpoint, [], "best.keras cannot be loaded as a Keras model"),
+    (without_logit, [], "best.keras has no 'logit' layer"),
     (lambda tmp, run: run, ["--distill_alpha=1.5"], "--distill_alpha must be in [0, 1]"),
     (lambda tmp, run: run, ["--distill_temperature=0"], "--distill_temperature must be"),
     (lambda tmp, run: run, ["--distill_temperature=nan"], "--distill_temperature must be"),
     (lambda tmp, run: run, ["--distribution=multi_worker"],
      "--teacher does not work with --distribution=multi_worker"),
-], ids=["missing", "no_checkpoint", "bad_config", "alpha", "temperature", "nan", "multi_worker"])
+], ids=["missing", "no_checkpoint", "bad_config", "other_size", "damaged", "not_dfd", "alpha",
+        "temperature", "nan", "multi_worker"])
 def test_a_teacher_that_cannot_teach_is_refused_naming_the_flag(
         tiny_tfds, teacher_run, tmp_path, make, flags, message):
     teacher = make(tmp_path, teacher_run)
@@ -191,3 +240,17 @@ def test_a_teacher_that_cannot_teach_is_refused_naming_the_flag(
         assert f"--teacher={teacher}" in out.stderr
         assert out.returncode == 2 and "Traceback" not in out.stderr
     assert not workdir.exists()
+
+
+def test_a_run_cannot_teach_itself(tiny_tfds, teacher_run, tmp_path):
+    """--teacher naming the --workdir would resume into the teacher's folder and replace its
+    checkpoints with the student's: refused, the teacher's files untouched."""
+    teacher = copy_of(teacher_run, tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in teacher.iterdir()}
+    out = subprocess.run(train_cmd(tiny_tfds / "tfds", teacher, "--model=edgenet",
+                                   f"--teacher={teacher}"),
+                         env=TF_ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"--teacher={teacher} is the --workdir" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert {p.name: p.read_bytes() for p in teacher.iterdir()} == before
