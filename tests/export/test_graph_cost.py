@@ -36,16 +36,49 @@ def test_count_matches_a_hand_count(tmp_path):
     assert "MEAN" in cost["uncounted"]
 
 
+def test_builtin_names_are_litert_schemas():
+    """graph_cost reads the file without LiteRT; its op names are the schema's own."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    for value, name in graph_cost.BUILTIN_NAMES.items():
+        assert getattr(schema.BuiltinOperator, name) == value, name
+
+
+def test_the_graph_read_is_the_interpreters(tmp_path):
+    """Op by op, the shapes graph_cost reads are the tensors the interpreter allocates."""
+    import keras
+
+    from dfd.export.tflite import convert
+    from dfd.lite.interpreter import load_interpreter
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu6")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    path = tmp_path / "m.tflite"
+    path.write_bytes(convert(model, 16, "float32"))
+    ops = graph_cost.graph(path.read_bytes())
+    assert [name for name, _, _ in ops][0] == "CONV_2D" and ops[0][2] == [(1, 8, 8, 4)]
+    assert ops[0][1][1] == (4, 3, 3, 3)  # the filter (out, kh, kw, in)
+    interpreter, _ = load_interpreter(str(path), 1, "builtin")
+    allocated = {tuple(t["shape"]) for t in interpreter.get_tensor_details()}
+    assert all(shape in allocated for _, ins, outs in ops for shape in ins + outs if shape)
+
+
 def test_main_names_an_unreadable_file(tmp_path, capsys):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer")
     assert graph_cost.main([str(bad)]) == 2
     assert str(bad) in capsys.readouterr().err
+    cut = tmp_path / "cut.tflite"  # a real file's first bytes: the identifier, then nothing
+    cut.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 8)
+    assert graph_cost.main([str(cut)]) == 2
+    assert "damaged" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_edge_student_is_builtin_int8_at_a_quarter_of_lite0s_macs(tmp_path):
-    from dfd.export.tflite import convert, op_names
+    from dfd.export.tflite import convert
     from dfd.train import models
 
     rng = np.random.default_rng(0)
@@ -55,9 +88,10 @@ def test_edge_student_is_builtin_int8_at_a_quarter_of_lite0s_macs(tmp_path):
             yield rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
 
     student = convert(models.build("edgenet", 128), 128, "int8", calibration)
-    assert op_names(student) <= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN",
-                                 "FULLY_CONNECTED", "LOGISTIC", "MUL", "QUANTIZE", "RESHAPE"}
     (tmp_path / "edgenet.tflite").write_bytes(student)
+    assert graph_cost.op_names(str(tmp_path / "edgenet.tflite")) <= {
+        "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "LOGISTIC", "MUL",
+        "QUANTIZE", "RESHAPE"}
     (tmp_path / "lite0.tflite").write_bytes(
         convert(models.build("efficientnet_lite0", 128), 128, "float32"))
     student_macs = graph_cost.count(str(tmp_path / "edgenet.tflite"))["macs"]
