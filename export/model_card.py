@@ -47,7 +47,7 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         thresholds["eer_validation"] = validation["eer_threshold"]
     if "saved_model" in artifacts:  # its raw P(fake); each .tflite gets its own, calibrated
         artifacts["saved_model"][THRESHOLDS] = thresholds
-    return {
+    card = {
         "model": config["model"],
         "dfd_version": dfd.__version__,
         "output": "p_fake",
@@ -71,6 +71,38 @@ def build(config: dict, report: dict, artifacts: dict[str, dict]) -> dict:
         },
         ARTIFACTS: artifacts,
     }
+    if config.get("teacher_run"):
+        card["training"]["teacher"] = teacher_entry(config, report)
+    return card
+
+
+def _finite(value):
+    """`value` with every non-finite float inside it as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def teacher_entry(config: dict, report: dict) -> dict:
+    """A distilled student's teacher as its config.json recorded it (run folder, checkpoint,
+    its sha256, the sources it trained on, its own validation figures for their union and
+    each) with the distillation settings and the student's agreement with it
+    (metrics.json's `teacher`, dfd.evaluate.agreement): for the union of the student's
+    sources and for each source."""
+    recorded = report.get("teacher", {})
+    return _finite({
+        **config["teacher_run"],
+        "distill_alpha": config.get("distill_alpha"),
+        "distill_temperature": config.get("distill_temperature"),
+        "agreement": {split: entry["agreement"]
+                      for split, entry in recorded.get("splits", {}).items()},
+        "agreement_by_source": {
+            name: {split: entry["agreement"] for split, entry in by_split.items()}
+            for name, by_split in recorded.get("sources", {}).items()}})
 
 
 def record_gate(card: dict, name: str, verdict: dict | None) -> None:

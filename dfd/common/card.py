@@ -32,6 +32,20 @@ THRESHOLDS = "thresholds"
 ARTIFACTS = "artifacts"
 FACE_DETECTOR = "face_detector"
 GOLDEN = "golden"
+TRAINING = "training"
+TEACHER = "teacher"
+"""training.teacher: a distilled student's teacher (export/model_card.py's teacher_entry):
+the run, its checkpoint and sha256, its validation figures, the distillation settings and
+the student's agreement with it, for the union and per source."""
+TEACHER_CHECKPOINTS = ("best.keras", "final.keras")
+FIGURES = {"auc": (0.0, 1.0), "accuracy": (0.0, 1.0), "eer": (0.0, 1.0),
+           "loss": (0.0, 1e6), "examples": (0, 2 ** 40)}
+"""A split's figures a card may quote (dfd.common.metrics.summarize), with their ranges;
+null where a figure is undefined (the AUC of a split holding one class)."""
+AGREEMENT = {"examples": (0, 2 ** 40), "teacher_fake_share": (0.0, 1.0),
+             "auc_vs_teacher_decisions": (0.0, 1.0), "mean_abs_difference": (0.0, 1.0),
+             "same_decision": (0.0, 1.0)}
+"""dfd.evaluate.agreement's figures of a student against its teacher, with their ranges."""
 GATE = "gate"
 """An artifact's gate record: {"status": one of GATE_STATUSES, "failures": [...], figures}."""
 GATE_STATUSES = ("pending", "passed", "failed")
@@ -203,6 +217,10 @@ def validate(card, path: str = MODEL_CARD) -> dict:
     for field in ("model", "dfd_version"):
         if field in card:
             check.string(field, card[field])
+    if TRAINING in card:
+        training = check.object(TRAINING, card[TRAINING])
+        if training.get(TEACHER) is not None:
+            _teacher(check, f"{TRAINING}.{TEACHER}", training[TEACHER])
     return card
 
 
@@ -238,6 +256,44 @@ def _band(check: _Checker, field: str, section) -> None:
     high = check.number(f"{field}.high", section.get("high"), 0.0, 1.0)
     if low > high:
         check.fail(f"{field}", "a band with low <= high", [low, high])
+
+
+def _figures(check: _Checker, field: str, entry, ranges: dict) -> None:
+    """A dict of figures: each known one a number in its range, or null (undefined)."""
+    check.object(field, entry)
+    for key, (low, high) in ranges.items():
+        if entry.get(key) is not None:
+            check.number(f"{field}.{key}", entry[key], low, high,
+                         whole=key == "examples")
+
+
+def _teacher(check: _Checker, field: str, section) -> None:
+    check.object(field, section)
+    check.string(f"{field}.run", section.get("run"))
+    if section.get("checkpoint") not in TEACHER_CHECKPOINTS:
+        check.fail(f"{field}.checkpoint", f"one of {', '.join(TEACHER_CHECKPOINTS)}",
+                   section.get("checkpoint"))
+    check.sha256(f"{field}.sha256", section.get("sha256"))
+    if "model" in section:
+        check.string(f"{field}.model", section["model"])
+    if "image_size" in section:
+        check.number(f"{field}.image_size", section["image_size"], *IMAGE_SIZES, whole=True)
+    for key, low_open in (("distill_alpha", False), ("distill_temperature", True)):
+        if section.get(key) is not None:
+            high = 1.0 if key == "distill_alpha" else 1e6
+            check.number(f"{field}.{key}", section[key], 0.0, high, low_open=low_open)
+    if "validation" in section:
+        _figures(check, f"{field}.validation", section["validation"], FIGURES)
+    for name, entry in check.object(f"{field}.validation_by_source",
+                                    section.get("validation_by_source", {})).items():
+        _figures(check, f"{field}.validation_by_source.{name}", entry, FIGURES)
+    for split, entry in check.object(f"{field}.agreement", section.get("agreement", {})).items():
+        _figures(check, f"{field}.agreement.{split}", entry, AGREEMENT)
+    for name, by_split in check.object(f"{field}.agreement_by_source",
+                                       section.get("agreement_by_source", {})).items():
+        for split, entry in check.object(f"{field}.agreement_by_source.{name}",
+                                         by_split).items():
+            _figures(check, f"{field}.agreement_by_source.{name}.{split}", entry, AGREEMENT)
 
 
 def _artifact(check: _Checker, field: str, entry) -> None:

@@ -304,6 +304,8 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
               "sources": dict(previous.get("sources", {}))}
     if not own:
         report["other_sources_union"] = {"sources": names, "splits": results}
+    if "teacher" in previous:  # a distilled run's agreement (dfd.evaluate.agreement) stays
+        report["teacher"] = previous["teacher"]
     for source in sources:
         entry = dict(report["sources"].get(source.name, {}))
         entry["data_dir"] = source.data_dir

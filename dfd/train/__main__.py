@@ -7,6 +7,7 @@ shares with evaluate and export come from `dfd.cli.run_flags`.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import types
@@ -18,7 +19,7 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.common import spec  # noqa: E402
-from dfd.train import augment, hardware, models, pipeline, sources, trainer  # noqa: E402
+from dfd.train import augment, distill, hardware, models, pipeline, sources, trainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()
@@ -181,6 +182,23 @@ flags.register_multi_flags_validator(
     lambda v: not v["data_service"] or v["cache"] in ("memory", "none"),
     "--data_service runs the cache on every worker: --cache must be memory or none (a "
     "file prefix would be one file written by all of them).")
+flags.DEFINE_string("teacher", None,
+                    "A finished dfd.train run folder (its best.keras, else final.keras, and "
+                    "config.json) whose model teaches --model (the student) by distillation "
+                    "(dfd.train.distill): the teacher runs frozen on each augmented batch. "
+                    "Its input size may differ from --image_size, which stays the student's.")
+flags.DEFINE_float("distill_alpha", 0.5,
+                   "With --teacher: weight of the teacher's soft targets in the loss, the "
+                   "labels' being 1 - alpha (0 = labels alone, 1 = the teacher alone).")
+flags.DEFINE_float("distill_temperature", 2.0,
+                   "With --teacher: both logits are divided by it before the sigmoid of the "
+                   "soft-target term (> 1 softens confident answers, so the student learns "
+                   "how sure the teacher is, not only which side).")
+flags.register_validator("distill_alpha", lambda v: math.isfinite(v) and 0 <= v <= 1,
+                         "--distill_alpha must be in [0, 1].")
+flags.register_validator("distill_temperature", lambda v: math.isfinite(v) and v > 0,
+                         "--distill_temperature must be a finite number > 0.")
+
 flags.DEFINE_enum("mixed_precision", "auto", ["auto", *hardware.PRECISIONS, "on", "off"],
                   "Keras dtype policy. auto = mixed_bfloat16 on GPUs of compute capability "
                   ">= 8.0 (no loss scaling), mixed_float16 on 7.x (loss-scaled), float32 "
@@ -217,6 +235,33 @@ def training_sources() -> list[sources.Source]:
     return found
 
 
+def check_teacher() -> None:
+    """Raises TeacherError naming --teacher (or the flag it cannot go with) for a run folder
+    that cannot teach, before the workdir exists: missing, without a checkpoint or a
+    readable config.json, the --workdir itself, or a checkpoint that does not load as a dfd
+    model of its recorded size. The trainer loads the teacher again, inside the distribution
+    strategy's scope (a model loaded here would hold variables outside it)."""
+    import tensorflow as tf
+
+    strategy = hardware.choose_strategy(FLAGS.distribution,
+                                        len(tf.config.list_physical_devices("GPU")),
+                                        hardware.tf_config_workers())
+    if strategy == "multi_worker":
+        raise distill.TeacherError(
+            "--teacher does not work with --distribution=multi_worker (or TF_CONFIG naming "
+            "workers): dfd.train.multi_worker's loop has no distillation loss; train the "
+            "student on one machine")
+    teacher = distill.find_teacher(FLAGS.teacher)
+    if os.path.realpath(teacher.run_dir) == os.path.realpath(FLAGS.workdir):
+        raise distill.TeacherError(
+            f"--teacher={FLAGS.teacher} is the --workdir: a run cannot teach itself (the "
+            f"student's checkpoints would replace the teacher's); give the student its own "
+            f"--workdir")
+    FLAGS.teacher = teacher.run_dir  # absolute, as config.json and flags.txt record it
+    distill.check_settings(FLAGS.distill_alpha, FLAGS.distill_temperature)
+    distill.load_teacher(teacher)  # loads and checks it; the trainer loads it in its scope
+
+
 def main(argv) -> None:
     quiet.quiet_frameworks()
     if len(argv) > 1:
@@ -230,7 +275,10 @@ def main(argv) -> None:
                     "training split's files between its workers, and a mixed stream of "
                     "several sources draws from a random source it cannot shard")
             pipeline.check_dispatcher(FLAGS.data_service)
-    except (sources.SourceError, pipeline.SplitError, pipeline.DataServiceError) as e:
+        if FLAGS.teacher:
+            check_teacher()
+    except (sources.SourceError, pipeline.SplitError, pipeline.DataServiceError,
+            distill.TeacherError) as e:
         print(f"dfd.train: {e}", file=sys.stderr)
         sys.exit(2)
     # Absolute paths before flags.txt and config.json record them, so that dfd.evaluate and

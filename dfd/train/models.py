@@ -109,7 +109,8 @@ def _inverted_residual(x, filters, stride, expand, name):
     """MobileNetV2's block: ReLU6 and BatchNorm only, so int8 quantization keeps it."""
     inputs = x
     channels = x.shape[-1]
-    x = _conv_bn(x, channels * expand, 1, 1, f"{name}_expand")
+    if expand != 1:  # a 1x1 conv to as many channels would only cost multiply-adds
+        x = _conv_bn(x, channels * expand, 1, 1, f"{name}_expand")
     x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False,
                                name=f"{name}_dw")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_dw_bn")(x)
@@ -150,6 +151,38 @@ def dfdnet(image_size: int = 128, dropout: float = 0.2) -> keras.Model:
     x = _conv_bn(x, 256, 1, 1, "head")
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, _p_fake_head(x, dropout), name="dfdnet")
+
+
+EDGENET_BLOCKS = (
+    # (output channels, stride, expand ratio): MobileNetV2-0.35's widths (8, 16, 24, 32, 56,
+    # 112 after rounding to multiples of 8) with one or two blocks per stage instead of its
+    # one to four, and no 1280-channel head.
+    (8, 1, 1), (16, 2, 6), (16, 1, 6), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6),
+    (56, 2, 6), (112, 1, 6))
+
+
+@register("edgenet")
+def edgenet(image_size: int = 128, dropout: float = 0.2) -> keras.Model:
+    """A distillation student for int8 on ARM cores without dot-product instructions (a
+    Raspberry Pi 4), where every multiply-add costs: MobileNetV2 at width 0.35, cut down.
+
+    A 3x3 stride-2 stem and nine inverted-residual blocks (depthwise-separable, BatchNorm,
+    ReLU6, no squeeze-excite: in int8 only CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN,
+    FULLY_CONNECTED and LOGISTIC, besides the input's MUL/ADD rescale, QUANTIZE and RESHAPE,
+    all of which XNNPACK and the Pi's builtin kernels run quantized),
+    down to 1/32 resolution, a 1x1 conv to 384 channels and average pooling. No high-pass
+    stem as in dfdnet: a plain network is the test of what a teacher alone can hand down.
+    0.18M parameters and 18.6M multiply-adds at 128x128 as int8 .tflite (export/graph_cost.py:
+    0.15x EfficientNet-Lite0's 125M, 0.66x dfdnet's 28M, 0.07x the seed CNN's 249M).
+    """
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    x = _conv_bn(x, 16, 3, 2, "stem")
+    for i, (filters, stride, expand) in enumerate(EDGENET_BLOCKS):
+        x = _inverted_residual(x, filters, stride, expand, f"block{i}")
+    x = _conv_bn(x, 384, 1, 1, "head")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, _p_fake_head(x, dropout), name="edgenet")
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -25,7 +25,8 @@ from typing import Callable
 from absl import logging
 
 from dfd.evaluate import report as evaluation, run_folder
-from dfd.train import hardware, loss_scaling, models, multi_worker, pipeline, sources as sources_lib
+from dfd.train import (distill, hardware, loss_scaling, models, multi_worker, pipeline,
+                       sources as sources_lib)
 
 PRETRAINED_MODELS = ("efficientnet_lite0",)
 """Models with ImageNet weights (dfd.train.pretrained.SUPPORTED; repeated here so that parsing
@@ -191,6 +192,9 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
 
     config = resolved_config(settings, strategy_name, precision, strategy.num_replicas_in_sync)
     config["sources"] = sources_lib.describe(sources)
+    teacher_run = distill.find_teacher(settings.teacher) if settings.teacher else None
+    if teacher_run:
+        config["teacher_run"] = distill.describe(teacher_run)
     if chief:
         if write_flagfile:
             write_flagfile(os.path.join(workdir, "flags.txt"))
@@ -230,6 +234,7 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
         if init == "imagenet":
             from dfd.train import pretrained
             logging.info("ImageNet weights from %s", pretrained.load_imagenet(model))
+        trained, teacher = with_teacher(model, teacher_run, settings)
     phases = training_phases(settings, init)
     for phase in phases:
         # A phase that finished before a kill is not rerun: its end state is reloaded
@@ -250,9 +255,11 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
             if strategy_name == "multi_worker":
                 optimizer.build(model.trainable_variables)
             else:
-                model.compile(
+                trained.compile(
                     optimizer=optimizer,
-                    loss=keras.losses.BinaryCrossentropy(label_smoothing=settings.label_smoothing),
+                    # a distilled model's loss is its own (dfd.train.distill)
+                    loss=None if teacher else keras.losses.BinaryCrossentropy(
+                        label_smoothing=settings.label_smoothing),
                     metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
                              keras.metrics.AUC(name="auc"),
                              keras.metrics.Precision(name="precision"),
@@ -266,7 +273,7 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
                 phase=phase.name, callbacks=make_callbacks(settings, workdir, chief, private_dir,
                                                            phase.name, custom_loop=True))
         else:
-            model.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
+            trained.fit(train_ds, validation_data=eval_ds, initial_epoch=phase.first_epoch,
                       epochs=phase.end_epoch, class_weight=weights_by_class,
                       # A mixed stream never ends: an epoch is as many images as the
                       # sources hold. One source keeps fit's own pass over the split.
@@ -281,5 +288,21 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
     model.save(os.path.join(workdir if chief else private_dir, "final.keras"))
     if not chief:
         return {}
-    return evaluation.evaluate_workdir(workdir, robustness_suite=settings.robustness,
-                                     robustness_splits=settings.robustness_splits)
+    report = evaluation.evaluate_workdir(workdir, robustness_suite=settings.robustness,
+                                         robustness_splits=settings.robustness_splits)
+    if teacher:
+        from dfd.evaluate import agreement
+        report = agreement.add_to_metrics(workdir, teacher, teacher_run.config,
+                                          [settings.eval_split], config["teacher_run"])
+    return report
+
+
+def with_teacher(model, teacher_run: distill.TeacherRun | None, settings):
+    """(the model fit trains, the teacher or None): with --teacher, the student wrapped with
+    its frozen teacher and the distillation loss (dfd.train.distill); else `model` itself.
+    Called in the strategy's scope, so the teacher's variables are mirrored too."""
+    if teacher_run is None:
+        return model, None
+    teacher = distill.load_teacher(teacher_run)
+    return distill.distiller(model, teacher, settings.distill_alpha,
+                             settings.distill_temperature, settings.label_smoothing), teacher

@@ -34,7 +34,23 @@ def valid_card() -> dict:
                              "crop": dict(CROP), "accept_score": ACCEPT_SCORE},
         card.GOLDEN: {"inputs": {"file": "golden_inputs.npy", "sha256": "c" * 64},
                       "outputs": {}},
+        card.TRAINING: {"dataset": "deepfake_real_images", "teacher": teacher_entry()},
     }
+
+
+def teacher_entry() -> dict:
+    """A distilled student's training.teacher as export/model_card.py writes it."""
+    agreement = {"examples": 40, "teacher_fake_share": 0.5, "auc_vs_teacher_decisions": 0.9,
+                 "mean_abs_difference": 0.1, "same_decision": 0.85}
+    return {"run": "/runs/teacher", "checkpoint": "best.keras", "sha256": "d" * 64,
+            "model": "efficientnet_lite0", "image_size": 128, "selected_on": "validation",
+            "sources": ["a", "b"], "distill_alpha": 0.5, "distill_temperature": 2.0,
+            "validation": {"auc": 0.8, "accuracy": 0.7, "eer": 0.25, "loss": 0.5,
+                           "examples": 40},
+            "validation_by_source": {"a": {"auc": None, "examples": 20}, "b": {"auc": 0.9}},
+            "agreement": {"validation": agreement},
+            "agreement_by_source": {"a": {"validation": {**agreement, "examples": 20,
+                                                         "auc_vs_teacher_decisions": None}}}}
 
 
 def test_the_export_shaped_card_passes():
@@ -138,6 +154,20 @@ def mutate(keys, value):
     (["face_detector", "nms", "min_suppression_threshold"], 2, "min_suppression_threshold"),
     (["face_detector", "accept_score"], "high", "accept_score"),
     (["model"], 5, "model must be a string"),
+    (["training"], [], "training must be an object"),
+    (["training", "teacher"], "run", "training.teacher must be an object"),
+    (["training", "teacher", "sha256"], "abc", "training.teacher.sha256 must be a sha256"),
+    (["training", "teacher", "checkpoint"], "../x.keras", "training.teacher.checkpoint must be"),
+    (["training", "teacher", "run"], None, "training.teacher.run must be a string"),
+    (["training", "teacher", "distill_alpha"], 1.5, "training.teacher.distill_alpha"),
+    (["training", "teacher", "distill_temperature"], 0, "distill_temperature must be a number "
+                                                       "above 0"),
+    (["training", "teacher", "validation", "auc"], 2.0, "training.teacher.validation.auc"),
+    (["training", "teacher", "validation_by_source", "a"], 1, "validation_by_source.a must be"),
+    (["training", "teacher", "agreement", "validation", "mean_abs_difference"], -0.1,
+     "training.teacher.agreement.validation.mean_abs_difference"),
+    (["training", "teacher", "agreement_by_source", "a", "validation", "same_decision"], "1",
+     "agreement_by_source.a.validation.same_decision"),
 ])
 def test_wrong_typed_or_impossible_fields_are_named(keys, value, field):
     with pytest.raises(card.CardError, match=field) as error:
