@@ -237,3 +237,17 @@ def four_file_tfds(tmp_path_factory):
         manual_dir=str(base / "source"), num_shards=4))
     assert builder.info.splits["train"].num_shards == 4
     return base / "tfds"
+
+
+@pytest.fixture(scope="module")
+def service():
+    """A tf.data service dispatcher and two workers in this process on loopback: its
+    grpc:// address for --data_service."""
+    from dfd.train import data_service
+    worker_ports = [free_port(), free_port()]
+    port = free_port()
+    servers = [data_service.dispatcher(port, [f"localhost:{p}" for p in worker_ports])]
+    servers += [data_service.worker(p, f"localhost:{port}") for p in worker_ports]
+    yield f"grpc://localhost:{port}"
+    for server in reversed(servers):
+        server._stop()  # the servers' own stop (their public API only joins)

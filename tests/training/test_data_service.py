@@ -16,18 +16,6 @@ import pytest
 from conftest import TF_ENV, TINY_IMAGE_SIZE, free_port
 
 
-@pytest.fixture(scope="module")
-def service():
-    from dfd.train import data_service
-    worker_ports = [free_port(), free_port()]
-    port = free_port()
-    servers = [data_service.dispatcher(port, [f"localhost:{p}" for p in worker_ports])]
-    servers += [data_service.worker(p, f"localhost:{port}") for p in worker_ports]
-    yield f"grpc://localhost:{port}"
-    for server in reversed(servers):
-        server._stop()  # the servers' own stop (their public API only joins)
-
-
 def digests(ds):
     return sorted(hashlib.sha256(image.tobytes()).hexdigest()
                   for images, _ in ds.as_numpy_iterator() for image in images)
