@@ -190,7 +190,7 @@ def test_untrained_model_exports_through_the_default_gate(tiny_tfds, tmp_path):
 
 def texture_detector(size=16):
     """A hand-set detector that calls a textured image fake: a Laplacian high-pass (both
-    signs), its mean energy, and a sigmoid centred on the median energy of `images`."""
+    signs), its mean energy, and a sigmoid head that `set_head_sharpness` centres."""
     inputs = keras.Input((size, size, 3))
     laplacian = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32) / 255.0
     kernel = np.zeros((3, 3, 3, 2), np.float32)
@@ -211,6 +211,14 @@ def texture_images(examples, rng, size=16):
     return np.clip(base + noise, 0, 255).round().astype(np.uint8), labels
 
 
+def set_head_sharpness(model, energy, images, sharpness: float) -> None:
+    """P(fake) = sigmoid(sharpness * (energy / median energy of `images` - 1)): the median
+    image at 0.5, and `sharpness` how sure the detector is away from it."""
+    median = np.median(energy(images.astype(np.float32)).numpy().sum(axis=1))
+    model.get_layer("head").set_weights([np.full((2, 1), sharpness / median, np.float32),
+                                         np.array([-sharpness], np.float32)])
+
+
 def test_int8_calibrated_on_blank_images_fails_the_gate(tmp_path):
     """A real broken quantization: calibrated on blank images, the int8 file never sees the
     high-pass energy it must rank by. Calibrated on real images, the same model passes."""
@@ -218,9 +226,7 @@ def test_int8_calibrated_on_blank_images_fails_the_gate(tmp_path):
     model, energy = texture_detector()
     calibration, _ = texture_images(64, rng)
     images, labels = texture_images(200, rng)
-    median = np.median(energy(images.astype(np.float32)).numpy().sum(axis=1))
-    model.get_layer("head").set_weights([np.full((2, 1), 20 / median, np.float32),
-                                         np.array([-20.0], np.float32)])
+    set_head_sharpness(model, energy, images, 20.0)
     reference = model(images.astype(np.float32)).numpy().reshape(-1).astype(np.float64)
     assert metrics.roc_auc(labels, reference) > 0.99
     verdicts, kernels = {}, {}
@@ -473,9 +479,7 @@ def test_a_tiny_model_with_known_miscalibration_is_calibrated_through_the_runtim
     model, energy = texture_detector()
     fit_images, fit_labels = texture_images(200, rng)
     test_images, test_labels = texture_images(200, rng)
-    median = np.median(energy(fit_images.astype(np.float32)).numpy().sum(axis=1))
-    model.get_layer("head").set_weights([np.full((2, 1), 1 / median, np.float32),
-                                         np.array([-1.0], np.float32)])
+    set_head_sharpness(model, energy, fit_images, 1.0)
     for precision in ("float32", "int8"):
         path = tmp_path / f"texture_{precision}.tflite"
         path.write_bytes(tflite.convert(model, 16, precision,
