@@ -11,6 +11,7 @@ from conftest import ROOT, TF_ENV
 from benchmarks import calibration as bench
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_figures_per_split_match_the_exports_on_validation(tiny_export, tiny_tfds, tmp_path):
     out = subprocess.run(

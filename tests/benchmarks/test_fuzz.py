@@ -12,6 +12,7 @@ from conftest import ROOT, TF_ENV
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_short_fuzz_pass_finds_no_traceback_hang_or_wrong_status(tiny_export):
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.fuzz", f"--model={tiny_export / 'model_int8.tflite'}",

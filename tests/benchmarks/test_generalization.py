@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT, TF_ENV
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_leave_one_family_out_on_two_tiny_families(tmp_path):
     from dfd.builders import demo_data

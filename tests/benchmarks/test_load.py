@@ -19,6 +19,7 @@ from conftest import ROOT, TF_ENV
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_two_thousand_requests_from_sixteen_clients_without_an_error(tiny_export,
                                                                        tiny_test_images):
     out = subprocess.run(

@@ -132,6 +132,7 @@ def test_a_file_name_that_is_not_utf8_builds_on_beam_as_in_one_process(tmp_path)
         plain.info.metadata["splits"]["train"]["kept"]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.integration
 def test_shared_rff160_plain_equals_beam_with_two_worker_processes(tmp_path, shared_set):

@@ -171,6 +171,7 @@ def test_near_chance_model_passes_the_gate_that_accuracy_at_half_failed():
     parity.check_int8(verdict)
 
 
+@pytest.mark.long
 def test_untrained_model_exports_through_the_default_gate(tiny_tfds, tmp_path):
     """An untrained dfdnet is a near-chance model: the default int8 gate lets it export."""
     run = tmp_path / "run"

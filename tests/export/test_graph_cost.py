@@ -76,6 +76,7 @@ def test_main_names_an_unreadable_file(tmp_path, capsys):
     assert "damaged" in capsys.readouterr().err
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_edge_student_is_builtin_int8_at_a_quarter_of_lite0s_macs(tmp_path):
     from dfd.export.tflite import convert

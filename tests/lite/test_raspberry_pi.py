@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 from dfd.lite.detector import Detector
 
-pytestmark = [pytest.mark.pi, pytest.mark.slow]
+pytestmark = [pytest.mark.pi, pytest.mark.slow, pytest.mark.long]
 
 PI_EMULATE = pathlib.Path(os.environ.get("DFD_PI_EMULATE",
                                          ROOT.parent / "shared" / "tools" / "pi-emulate"))

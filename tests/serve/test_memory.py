@@ -11,6 +11,7 @@ from support.server import free_port, wait_healthy, worst_case_memory
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_a_burst_of_worst_case_uploads_stays_within_the_memory_budget(tiny_export):
     """16 clients upload the largest images the gate allows, faces searched in each (until
     the search read a reduced copy, such a burst took 1.2 GB). With one malloc arena

@@ -48,6 +48,7 @@ def test_the_default_augmentation_runs_on_the_workers(service, four_file_tfds):
         assert len(labels) == 48 and sum(labels) == 24
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_training_runs_through_the_service(service, four_file_tfds, tmp_path):
     workdir = tmp_path / "run"

@@ -126,6 +126,7 @@ def teacher_run(tiny_tfds, tmp_path_factory):
     return workdir
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_student_run_records_its_teacher_and_agreement(tiny_tfds, teacher_run, tmp_path):
     workdir = tmp_path / "student"

@@ -50,6 +50,7 @@ def epochs_logged(workdir):
     return [int(line.split(",")[0]) for line in path.read_text().splitlines()[1:] if line]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_gpu_flagfile_trains_resumes_evaluates_and_exports_on_two_logical_devices(
         tiny_tfds, tmp_path):
@@ -96,6 +97,7 @@ def assert_exports_in_float32(workdir, export):
     assert parity["tflite"]["float32"]["max_abs_p_difference"] < 1e-3
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_bfloat16_trains_without_loss_scaling_evaluates_and_exports(tiny_tfds, tmp_path):
     """What auto picks on an A100 or H100, on two logical CPUs: bfloat16 compute, float32

@@ -133,6 +133,7 @@ def test_the_task_learns_as_well_through_tf_data_service(service, learned, tmp_p
             split, served[split]["auc"], learned[split]["auc"])
 
 
+@pytest.mark.long
 def test_the_same_task_with_shuffled_labels_stays_near_chance(shuffled_tfds, tmp_path):
     """The control of the test above: the same run, on labels the pixels do not show,
     must not pass it (or AUC >= 0.95 would prove nothing)."""
@@ -182,6 +183,7 @@ def file_state(path) -> tuple[int, str]:
     return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.long
 def test_a_resumed_run_keeps_best_keras_from_before_the_kill(misleading_validation_tfds,
                                                             tmp_path):
     """Killed after its best epoch, rerun with the same command: the epochs after the

@@ -61,6 +61,7 @@ def test_class_weights_follow_what_the_mixed_stream_draws():
     assert pipeline.mixed_class_shares([{}], [1]) is None
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_two_sources_train_report_and_export_per_source(tiny_tfds, second_tfds, tmp_path):
     run = tmp_path / "run"

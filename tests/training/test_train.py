@@ -30,6 +30,7 @@ def history_epochs(workdir):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_one_epoch_writes_a_complete_workdir(tiny_tfds, tmp_path):
     workdir = tmp_path / "run"
@@ -58,6 +59,7 @@ def test_one_epoch_writes_a_complete_workdir(tiny_tfds, tmp_path):
     assert config["strategy"] == "default" and config["precision"] == "float32"
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_evaluate_command_rewrites_the_report(tiny_tfds, tmp_path):
     workdir = tmp_path / "run"
@@ -71,6 +73,7 @@ def test_evaluate_command_rewrites_the_report(tiny_tfds, tmp_path):
     assert list(json.loads((workdir / "metrics.json").read_text())["splits"]) == ["test"]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_a_run_moves_with_its_data_and_works_from_any_directory(tiny_tfds, tmp_path):
     """Trained with relative paths, then evaluated and exported from another folder, after
@@ -108,6 +111,7 @@ def test_a_run_moves_with_its_data_and_works_from_any_directory(tiny_tfds, tmp_p
     assert parity_report["examples"] == 16
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_rerun_after_sigkill_resumes_instead_of_restarting(tiny_tfds, tmp_path):
     workdir = tmp_path / "run"
@@ -137,6 +141,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_two_workers_train_with_multi_worker_mirrored_strategy(tiny_tfds, tmp_path):
     """Two processes on loopback ports under TF_CONFIG (dfd.train.multi_worker's loop)."""
@@ -187,6 +192,7 @@ def test_missing_data_dir_is_named(tmp_path):
     assert out.returncode == 2 and f"--data_dir={tmp_path}/nope does not exist" in out.stderr
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_pretrained_model_trains_head_first_with_the_backbone_frozen(tiny_tfds, tmp_path):
     """--init=imagenet --freeze_epochs=1: after epoch 1 the backbone, BatchNorm statistics
