@@ -291,9 +291,17 @@ def main(argv) -> None:
     os.makedirs(FLAGS.workdir, exist_ok=True)
     this = sys.modules[__name__]
     settings = types.SimpleNamespace(**run_flags.flag_values_of(this, run_flags))
-    report = trainer.train_and_evaluate(
-        settings, FLAGS.workdir, pipeline_config(), found,
-        write_flagfile=lambda path: run_flags.write_flagfile(path, this, run_flags))
+    try:
+        report = trainer.train_and_evaluate(
+            settings, FLAGS.workdir, pipeline_config(), found,
+            write_flagfile=lambda path: run_flags.write_flagfile(path, this, run_flags))
+    except Exception as e:  # noqa: BLE001: only tf.data service's file count is translated
+        hint = FLAGS.data_service and pipeline.too_few_files(
+            e, FLAGS.data_service, FLAGS.data_dir[0])
+        if not hint:
+            raise
+        print(f"dfd.train: {hint}", file=sys.stderr)
+        sys.exit(2)
     from dfd.evaluate import report as evaluation
     evaluation.print_report(report or {"splits": {}})
 

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from typing import Sequence
 
 import tensorflow as tf
@@ -404,6 +405,28 @@ def check_dispatcher(address: str, timeout: float = 10.0) -> None:
             f"--data_service={address}: no dispatcher answers at {host}:{port} "
             f"({e.strerror or e}); start one with python -m dfd.train.data_service "
             f"dispatcher --port={port} --workers=...") from None
+
+
+_TOO_FEW_FILES = re.compile(
+    r"FILE based sharding: the dataset only has (\d+) file\(s\), which is not enough for "
+    r"the required (\d+) shards/workers")
+
+
+def too_few_files(error: BaseException, address: str, data_dir: str) -> DataServiceError | None:
+    """The one-line error for a training split with fewer files than the service has workers,
+    or None for any other error. Only the workers know their number, so the client learns it
+    from the first batch's failure: a TensorFlow InvalidArgumentError whose message this
+    matches (tf.data service's own wording, checked by tests/training/test_data_service.py)."""
+    found = isinstance(error, tf.errors.InvalidArgumentError) and _TOO_FEW_FILES.search(
+        str(error))
+    if not found:
+        return None
+    files, workers = (int(n) for n in found.groups())
+    return DataServiceError(
+        f"--data_service={address}: the training split of --data_dir={data_dir} has {files} "
+        f"file(s), fewer than the service's {workers} workers, and each worker reads whole "
+        f"files; rebuild it with python -m dfd.builders.build --num_shards={workers} "
+        f"--overwrite (a multiple of {workers} shares the files evenly)")
 
 
 def through_data_service(ds: tf.data.Dataset, address: str) -> tf.data.Dataset:

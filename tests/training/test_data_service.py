@@ -67,6 +67,23 @@ def test_training_runs_through_the_service(service, four_file_tfds, tmp_path):
     assert report["splits"]["validation"]["examples"] == 8
 
 
+def test_a_split_with_fewer_files_than_workers_names_num_shards(service, tiny_tfds, tmp_path):
+    """The tiny split is one file and the service has two workers: FILE sharding cannot start."""
+    data = tiny_tfds / "tfds"
+    out = subprocess.run(
+        [sys.executable, "-m", "dfd.train", f"--data_dir={data}", f"--workdir={tmp_path / 'run'}",
+         "--model=dfdnet", f"--image_size={TINY_IMAGE_SIZE}", "--batch_size=8", "--epochs=1",
+         "--robustness=none", f"--data_service={service}"],
+        env=TF_ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-4000:]
+    assert "Traceback" not in out.stderr, out.stderr[-4000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"dfd.train: --data_service={service}: the training split of "
+                           f"--data_dir={data} has 1 file(s), fewer than the service's 2 "
+                           "workers"), last
+    assert "python -m dfd.builders.build --num_shards=2 --overwrite" in last
+
+
 def test_a_dispatcher_that_is_down_is_named_not_waited_for(four_file_tfds, tmp_path):
     port = free_port()  # nothing listens there
     start = time.monotonic()
