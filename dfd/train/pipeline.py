@@ -442,8 +442,9 @@ def through_data_service(ds: tf.data.Dataset, address: str) -> tf.data.Dataset:
     TFDS's cardinality check and on the cache. FILE needs the files to be the pipeline's
     only source, so `_with_seeds` draws augmentation seeds from a stateful op here (not
     reproducible: tf.data service interleaves its workers' batches as they come anyway).
-    A split with fewer files than workers leaves the extra workers idle
-    (dfd.builders.build --num_shards). The cache runs on the workers and, as each epoch is
+    A split with fewer files than workers cannot start: tf.data service refuses it at the
+    first batch, and `too_few_files` turns that into the one line naming --num_shards
+    (dfd.builders.build). The cache runs on the workers and, as each epoch is
     a new tf.data service job, lasts that epoch."""
     service = tf.data.experimental.service
     ds = ds.apply(service.distribute(service.ShardingPolicy.FILE, address))
