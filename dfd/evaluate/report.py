@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 
 import numpy as np
 
@@ -25,13 +26,17 @@ from dfd.evaluate import calibration_report, robustness
 from dfd.evaluate.run_folder import load_config, load_model, read_history, run_sources
 from dfd.train import pipeline
 
-def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, P(fake)) over a dataset of (images, labels) batches, in its order.
+_PASSES = weakref.WeakKeyDictionary()
+"""One traced pass per model. A tf.function made afresh for every split or source traced
+again each time, and TensorFlow warned of excessive retracing on the user's terminal (several
+sources x three splits); kept per model, a pass traces once per dataset element spec."""
 
-    The whole pass is one graph (a tf.function looping over the dataset): no eager call and
-    no Python per batch, so a GPU is fed as fast as the pipeline's prefetch delivers rather
-    than at the speed the host dispatches eager ops."""
+
+def _pass_over(model):
     import tensorflow as tf
+
+    if model in _PASSES:
+        return _PASSES[model]
 
     @tf.function
     def run(ds):
@@ -46,7 +51,17 @@ def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
                 tf.cast(batch_labels, tf.float32), [-1]))
         return labels.concat(), scores.concat()
 
-    labels, scores = run(ds)
+    _PASSES[model] = run
+    return run
+
+
+def predict(model, ds) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, P(fake)) over a dataset of (images, labels) batches, in its order.
+
+    The whole pass is one graph (a tf.function looping over the dataset): no eager call and
+    no Python per batch, so a GPU is fed as fast as the pipeline's prefetch delivers rather
+    than at the speed the host dispatches eager ops."""
+    labels, scores = _pass_over(model)(ds)
     return labels.numpy(), scores.numpy().astype(np.float64)
 
 

@@ -74,3 +74,24 @@ def test_graph_robustness_report_matches_the_eager_scorer(model, config):
         assert new["degradations"][name]["auc"] == pytest.approx(row["auc"], abs=1e-6), name
         assert new["degradations"][name]["accuracy"] == row["accuracy"], name
     assert new["worst"] == old["worst"]
+
+
+def test_many_splits_and_sources_trace_the_pass_once_and_print_no_retracing_warning(
+        model, config, caplog):
+    """A run on three sources evaluates nine split passes; each used to trace a fresh
+    tf.function, and from the fifth on TensorFlow printed a retracing warning per pass
+    on the user's terminal."""
+    import logging
+
+    cfg = pipeline.PipelineConfig(image_size=TINY_IMAGE_SIZE, batch_size=CONFIG_BATCH,
+                                  cache="none", augment=())
+    first = None
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4):
+            for split in ("train", "validation", "test"):
+                ds = pipeline.build_dataset(config["data_dir"], split, cfg, training=False)
+                labels, scores = report.predict(model, ds)
+                if split == "test":
+                    first = scores if first is None else first
+                    np.testing.assert_array_equal(scores, first)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
