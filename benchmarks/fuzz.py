@@ -144,15 +144,15 @@ def peak_rss_of(argv: list[str], folder: str, deadline: float) -> tuple[int, int
     with open(os.path.join(folder, "out"), "w+") as out, \
             open(os.path.join(folder, "err"), "w+") as err:
         child = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            child.wait(timeout=max(10.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-        _, status, usage = os.wait4(child.pid, 0)
+        timer = threading.Timer(max(10.0, deadline - time.monotonic()), child.kill)
+        timer.start()
+        _, status, usage = os.wait4(child.pid, 0)  # reaps it: Popen.wait would lose usage
+        timer.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         lines = sum(line.startswith("{") for line in out)
-        return os.waitstatus_to_exitcode(status), usage.ru_maxrss // 1024, lines, err.read()
+        return child.returncode, usage.ru_maxrss // 1024, lines, err.read()
 
 
 def fuzz_extremes(model: str, deadline: float) -> dict:
