@@ -12,8 +12,14 @@ small valid images (flipped bytes, cuts, spliced headers, patched dimensions), t
           folder, sends each case and a set of protocol abuses, and counts wrong statuses
           (any 5xx, or a crafted case not getting its status), tracebacks in its log,
           hangs (no answer in 30 s), bytes it wrote, and its memory: peak over idle for
-          `--concurrent_worst` simultaneous worst-case uploads, and after 1k and
+          `--concurrent_worst` simultaneous worst-case uploads (and as many again with
+          `?explain=1` for `--concurrent_worst_explain`), and after 1k and
           `--soak_requests` requests.
+  extremes  runs `dfd-lite classify` once per image of `hostile.worst_images()` (the
+          largest the decoding gate accepts) at the flags' memory extremes: faces searched
+          at the smallest allowed `--min_face`, and `--explain` at the largest allowed
+          `--explain_grid`; peak RSS of each run over the same command's on a 64x64 JPEG
+          (idle). Not in the default `--surfaces`.
 Seeded, so a run can be repeated; capped in cases and time; it never talks to anything
 but 127.0.0.1. Prints one JSON object per surface.
 """
@@ -38,6 +44,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from dfd.lite import options
 from support import hostile
 from support.server import (HANG_SECONDS, ask, free_port, proc_status, wait_healthy,
                             worst_case_memory)
@@ -122,6 +129,86 @@ def fuzz_cli(model: str, cases, deadline: float) -> dict:
             "tracebacks": stderr.count("Traceback"), "hangs": int(hung),
             "missing_lines": expected - len(lines), "seconds": round(time.monotonic() - start, 1),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
+
+
+EXTREMES = {
+    "faces_at_smallest_min_face": ["--faces=auto", f"--min_face={options.MIN_FACE_LOW}"],
+    "explain_at_largest_grid": ["--explain", f"--explain_grid={options.EXPLAIN_GRID.high}"],
+}
+"""The flag settings whose memory issue 25 found unbounded, at their allowed extremes."""
+
+
+PEAK_OF_MAIN = """
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def report():
+    with open("/proc/self/status") as f:
+        kb = next(line for line in f if line.startswith("VmHWM:")).split()[1]
+    with open(peak_file, "w") as f:
+        f.write(kb)
+atexit.register(report)
+sys.argv[0] = "dfd-lite"
+runpy.run_module("dfd.lite", run_name="__main__", alter_sys=True)
+"""
+"""Runs `python -m dfd.lite ARGS` and writes its own VmHWM (kB) to a file as it exits: the
+peak of that program alone. A child's ru_maxrss (wait4) is no use here: it counts the
+benchmark's own RSS copied at fork (523 MB in every run, the parent having drawn 40 MP
+images), not what dfd-lite took after exec."""
+
+
+def peak_rss_of(args: list[str], folder: str, deadline: float) -> tuple[int, int, int, str]:
+    """(exit status, peak RSS in MB, JSON lines printed, stderr) of `dfd-lite ARGS`."""
+    peak_file = os.path.join(folder, "peak_kb")
+    if os.path.exists(peak_file):
+        os.remove(peak_file)
+    with open(os.path.join(folder, "out"), "w+") as out, \
+            open(os.path.join(folder, "err"), "w+") as err:
+        try:
+            code = subprocess.run([sys.executable, "-c", PEAK_OF_MAIN, peak_file, *args],
+                                  stdout=out, stderr=err,
+                                  timeout=max(10.0, deadline - time.monotonic())).returncode
+        except subprocess.TimeoutExpired:
+            code = -9
+        out.seek(0)
+        err.seek(0)
+        lines = sum(line.startswith("{") for line in out)
+        text = err.read()
+    peak = int(open(peak_file).read()) // 1024 if os.path.exists(peak_file) else -1
+    return code, peak, lines, text
+
+
+def fuzz_extremes(model: str, deadline: float) -> dict:
+    """Peak memory over idle of `dfd-lite classify` on each worst image at EXTREMES."""
+    result = {"surface": "extremes", "tracebacks": 0, "missing_lines": 0, "hangs": 0}
+    with tempfile.TemporaryDirectory(prefix="dfd-fuzz-extremes-") as folder:
+        small = os.path.join(folder, "idle_64x64.jpg")
+        with open(small, "wb") as f:
+            f.write(hostile.encode(Image.new("RGB", (64, 64), (90, 120, 150)), "JPEG"))
+        images = {}
+        for name, data in hostile.worst_images().items():
+            images[name] = os.path.join(folder, f"{name}.img")
+            with open(images[name], "wb") as f:
+                f.write(data)
+        for setting, flags in EXTREMES.items():
+            maps = os.path.join(folder, f"maps_{setting}")
+            if "--explain" in flags:
+                flags = [*flags, f"--explain_dir={maps}"]
+            runs = {}
+            for name, path in {"idle": small, **images}.items():
+                code, peak, lines, err = peak_rss_of(["classify", model, path, *flags],
+                                                     folder, deadline)
+                result["tracebacks"] += err.count("Traceback")
+                result["missing_lines"] += lines != 1
+                result["hangs"] += code == -9
+                runs[name] = {"exit": code, "peak_rss_mb": peak}
+            idle = runs.pop("idle")["peak_rss_mb"]
+            for run in runs.values():
+                run["over_idle_mb"] = run["peak_rss_mb"] - idle
+            worst = max(runs, key=lambda n: runs[n]["over_idle_mb"])
+            result[setting] = {"flags": flags[:2], "idle_rss_mb": idle, "images": runs,
+                               "worst_image": worst,
+                               "worst_over_idle_mb": runs[worst]["over_idle_mb"]}
+    return result
 
 
 def written_bytes(pid: int) -> int | None:
@@ -219,7 +306,7 @@ def package_folders(names=SERVER_PACKAGES) -> list[str]:
 
 
 def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
-                concurrent_worst: int) -> dict:
+                concurrent_worst: int, concurrent_worst_explain: int = 0) -> dict:
     port = free_port()
     settle_access_times([os.path.dirname(os.path.abspath(model)), *package_folders()])
     with tempfile.TemporaryDirectory(prefix="dfd-fuzz-serve-") as sandbox:
@@ -262,6 +349,8 @@ def fuzz_server(model: str, cases, deadline: float, soak_requests: int,
                       "first_wrong": wrong[:5], "hangs": hangs, "idle_rss_mb": idle,
                       "slowest_case": slowest[1], "slowest_case_s": round(slowest[0], 2)}
             result.update(worst_case_memory(server.pid, port, concurrent_worst))
+            result.update(worst_case_memory(server.pid, port, concurrent_worst_explain,
+                                            explain=True))
             if soak_requests:
                 result.update(soak(server.pid, port, soak_requests, deadline, good))
             writes_after = written_bytes(server.pid)
@@ -318,11 +407,15 @@ def main(argv=None) -> int:
                         help="requests for the memory soak (max 20000; 0 skips it)")
     parser.add_argument("--concurrent_worst", type=int, default=16,
                         help="simultaneous worst-case uploads (max 64; 0 skips it)")
+    parser.add_argument("--concurrent_worst_explain", type=int, default=0,
+                        help="then simultaneous worst-case uploads with ?explain=1 (max 64; "
+                             "0 skips it)")
     args = parser.parse_args(argv)
     if not (0 <= args.cases <= 5000 and 0 < args.max_seconds <= 3600
-            and 0 <= args.soak_requests <= 20000 and 0 <= args.concurrent_worst <= 64):
-        parser.error("--cases, --max_seconds, --soak_requests or --concurrent_worst is "
-                     "outside its cap")
+            and 0 <= args.soak_requests <= 20000 and 0 <= args.concurrent_worst <= 64
+            and 0 <= args.concurrent_worst_explain <= 64):
+        parser.error("--cases, --max_seconds, --soak_requests, --concurrent_worst or "
+                     "--concurrent_worst_explain is outside its cap")
     deadline = time.monotonic() + args.max_seconds
     cases = corpus(args.seed, args.cases)
     results = []
@@ -331,9 +424,11 @@ def main(argv=None) -> int:
             results.append(fuzz_cli(args.model, cases, deadline))
         elif surface == "server":
             results.append(fuzz_server(args.model, cases, deadline, args.soak_requests,
-                                       args.concurrent_worst))
+                                       args.concurrent_worst, args.concurrent_worst_explain))
+        elif surface == "extremes":
+            results.append(fuzz_extremes(args.model, deadline))
         else:
-            parser.error(f"unknown surface {surface!r} (cli, server)")
+            parser.error(f"unknown surface {surface!r} (cli, server, extremes)")
         results[-1]["seed"] = args.seed
         print(json.dumps(results[-1]), flush=True)
     bad = any(r.get("tracebacks") or r.get("hangs") or r.get("wrong_statuses")

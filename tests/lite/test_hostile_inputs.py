@@ -145,7 +145,8 @@ def test_damaged_model_cards_are_one_line_everywhere(bundle, programs, capsys):
             assert_result_or_one_line(prog, code, err)
 
     property()
-    print(f"damaged model cards tried: {TRIED['cards']}")
+    print(f"damaged model cards tried: {TRIED['cards']}, each by {', '.join(programs)}; "
+          f"0 tracebacks")
 
 
 NUMERIC_FLAGS = {
@@ -177,7 +178,7 @@ def test_random_flag_values_are_a_result_or_one_line(bundle, programs, capsys, t
         assert_result_or_one_line(prog, code, err)
 
     property()
-    print(f"flag values tried: {TRIED['flags']}")
+    print(f"flag values tried: {TRIED['flags']}; 0 tracebacks")
 
 
 NAMES = st.binary(min_size=1, max_size=40).filter(
@@ -217,5 +218,31 @@ def test_any_file_name_is_answered_and_explained(bundle, capsys, tmp_path):
                 assert os.path.isfile(entry["png"])
 
     property()
-    print(f"file names tried: {TRIED['names']}")
+    print(f"file names tried: {TRIED['names']} (by dfd-lite with --explain); 0 tracebacks")
 
+
+
+@pytest.mark.parametrize("keys,value", [
+    (("face_detector", "anchors", "strides"), [0]),
+    (("face_detector", "anchors", "num_layers"), 0),
+    (("face_detector", "crop", "side_over_box"), -1),
+    (("face_detector", "input_size"), [0, 0]),
+    (("face_detector", "file"), "../model.json"),
+])
+def test_a_face_detector_the_search_could_not_use_is_refused_before_any_start(
+        bundle, programs, capsys, keys, value):
+    """Issue 25, case 7: bundles like these once let dfd-serve start, healthy, and answer
+    500 to every upload with a face; now each program refuses them in one line naming the
+    field, and dfd-serve never reaches its server."""
+    folder, image, card = bundle
+    target = card
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    (folder / "model.json").write_text(json.dumps(card))
+    for prog, run in programs.items():
+        code, err = outcome(run, capsys, folder / "model_int8.tflite", image,
+                            "--kernels=builtin")
+        assert code == 2, (prog, code, err)
+        assert_result_or_one_line(prog, code, err)
+        assert ".".join(keys) in err, err

@@ -71,11 +71,14 @@ def ask(port: int, body: bytes, path: str = "/api/classify", method: str = "POST
         connection.close()
 
 
-def worst_case_memory(pid: int, port: int, clients: int) -> dict:
+def worst_case_memory(pid: int, port: int, clients: int, explain: bool = False) -> dict:
     """Peak memory over idle while `clients` upload worst-case images at once, and how much
-    of it the server still holds after they are answered."""
+    of it the server still holds after they are answered; with `explain`, each upload asks
+    for its heat maps (`?explain=1`) and the keys say `concurrent_worst_explain`."""
     if not clients:
         return {}
+    path = "/api/classify?explain=1" if explain else "/api/classify"
+    key = "concurrent_worst_explain" if explain else "concurrent_worst"
     worst = list(hostile.worst_images().values())
     time.sleep(0.5)
     before = proc_status(pid, "VmRSS")
@@ -83,7 +86,7 @@ def worst_case_memory(pid: int, port: int, clients: int) -> dict:
         f.write("5")
     statuses = []
     threads = [threading.Thread(target=lambda i=i: statuses.append(
-        ask(port, worst[i % len(worst)], timeout=BURST_HANG_SECONDS)[0]))
+        ask(port, worst[i % len(worst)], path, timeout=BURST_HANG_SECONDS)[0]))
         for i in range(clients)]
     for thread in threads:
         thread.start()
@@ -91,7 +94,7 @@ def worst_case_memory(pid: int, port: int, clients: int) -> dict:
         thread.join()
     peak = proc_status(pid, "VmHWM")
     time.sleep(0.5)
-    return {"concurrent_worst_uploads": clients,
-            "concurrent_worst_statuses": sorted(set(map(str, statuses))),
-            "concurrent_worst_peak_over_idle_mb": peak - before,
-            "concurrent_worst_kept_after_mb": proc_status(pid, "VmRSS") - before}
+    return {f"{key}_uploads": clients,
+            f"{key}_statuses": sorted(set(map(str, statuses))),
+            f"{key}_peak_over_idle_mb": peak - before,
+            f"{key}_kept_after_mb": proc_status(pid, "VmRSS") - before}
