@@ -16,7 +16,7 @@ def test_the_benchmarks_are_the_ones_listed_here():
     assert BENCHMARKS == ["beam", "calibration", "edge", "explain", "faces", "fuzz",
                           "generalization",
                           "input_pipeline",
-                          "kernel_agreement", "quality", "serve_load"]
+                          "kernel_agreement", "quality", "serve_load", "side_by_side"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
