@@ -94,10 +94,14 @@ class Number:
                             help=f"{help or self.help} ({self.range_text}{shown})", **kwargs)
 
 
-MIN_FACE_LOW = 32
+MIN_FACE_LOW = 48
 """Smallest --min_face allowed. Below it the classifier judges an upscaled blur (the model
-takes 128 px or more), and the windows a photo needs grow as 1/min_face^2: at 32 px the
-largest photo the gate accepts needs under `dfd.lite.faces.search.MAX_WINDOWS` windows."""
+takes 128 px or more), and the windows a photo needs grow as 1/min_face^2. At 48 px the
+finest windows are 400 px, so the face search's reduced copy is at least 2x smaller than
+the photo for both detector inputs (128 and 192 px): below ~46 px the factor became 1 and
+the search held a full-resolution RGB copy beside the decoded photo, 305 MB over idle on a
+40 MP RGBA PNG against the CLI's 300 MB budget (issue 25). The largest photo the gate
+accepts then needs under 700 windows (`dfd.lite.faces.search.MAX_WINDOWS`: 1536)."""
 
 THREADS = Number("--threads", 1, 64, None, whole=True,
                  help="interpreter threads per inference (default: the cores this process "

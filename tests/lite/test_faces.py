@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dfd.lite import options
-from dfd.lite.faces import search, settings
+from dfd.lite.faces import reduced, search, settings
 from dfd.lite.faces.anchors import ssd_anchors
 from dfd.lite.faces.crop import CROP, crop_square
 from dfd.lite.faces.decode import Detections, decode
@@ -126,6 +126,17 @@ def test_the_largest_photos_at_the_smallest_min_face_stay_under_the_window_cap(w
     count = search.window_count(width, height, options.MIN_FACE_LOW)
     assert count == len(search.windows(width, height, options.MIN_FACE_LOW))
     assert count <= search.MAX_WINDOWS
+
+
+@pytest.mark.parametrize("variant", sorted(settings.VARIANTS))
+def test_at_the_smallest_min_face_the_search_never_holds_a_full_size_rgb_copy(variant):
+    """Issue 25, case 8: at a reduction factor of 1 the search converted the whole photo to
+    RGB beside its decode (305 MB over idle on a 40 MP RGBA PNG, budget 300 MB)."""
+    size = settings.VARIANTS[variant]["input_size"][0]
+    for width, height in [(7746, 5164), (28284, 1414), (6324, 6324), (1024, 768)]:
+        factor = reduced.reduction_factor(
+            width, height, options.MIN_FACE_LOW / search.MIN_FRACTION, size)
+        assert factor >= 2, (variant, width, height)
 
 
 @pytest.mark.parametrize("min_face", [1e-300, 0.001, 5.0])

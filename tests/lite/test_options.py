@@ -45,7 +45,7 @@ def test_help_text_names_the_range_of_each_numeric_flag():
 
 @pytest.mark.parametrize("number,good,bad", [
     (options.THREADS, [1, "8", 64.0], [0, 65, 2.5, True, "2.5", float("nan")]),
-    (options.MIN_FACE, [32, "64", 8192.0], [31.9, float("inf"), 1e-300, "nan", None]),
+    (options.MIN_FACE, [48, "64", 8192.0], [47.9, 32, float("inf"), 1e-300, "nan", None]),
     (options.EXPLAIN_GRID, [2, "32"], [1, 33, 128, "1e1"]),
 ])
 def test_library_and_cli_share_one_check(number, good, bad):

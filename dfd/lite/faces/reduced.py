@@ -33,8 +33,9 @@ def reduction_factor(width: int, height: int, finest_window: float, input_size: 
 def reduced_rgb(image: Image.Image, factor: int) -> Image.Image:
     """`image` averaged over factor x factor blocks (`Image.reduce`), in RGB; the same
     pixels as reducing the whole RGB image at once, without ever holding it. At factor 1
-    (a --min_face below ~46 px) the copy is the photo in RGB, still converted strip by
-    strip: converting a 40 MP 16-bit PNG at once peaked at 427 MB over idle (issue 25)."""
+    (a library caller's min_face below ~46 px; the CLI and server allow 48 and up) the copy
+    is the photo in RGB, still converted strip by strip: converting a 40 MP 16-bit PNG at
+    once peaked at 427 MB over idle (issue 25)."""
     if image.mode == "RGB" and factor == 1:
         return image
     width, height = image.size

@@ -33,8 +33,9 @@ MAX_WINDOWS = 1536
 """Most windows one photo's search may take, counted before any is made: each is one
 detector run and the count grows as 1 / min_face^2, so a min_face of 1e-300 once built an
 unbounded list (issue 25). The largest photo the gate accepts (40 MP, any aspect ratio up to
-20) needs at most about 1,370 at the smallest --min_face the options allow (32 px,
-`dfd.lite.options.MIN_FACE_LOW`); a library caller asking for more gets `TooManyWindows`."""
+20) needs at most about 690 at the smallest --min_face the options allow (48 px,
+`dfd.lite.options.MIN_FACE_LOW`) and about 1,370 at 32 px; a library caller asking for more
+gets `TooManyWindows`."""
 
 
 class TooManyWindows(TooLargeError):
