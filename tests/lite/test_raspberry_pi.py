@@ -157,6 +157,39 @@ def test_pretrained_efficientnet_answers_like_x86_on_pi4_and_pi5(
             assert_answers_like_x86(path, got, x86_answers(path, images), f"{cpu} {model}")
 
 
+@pytest.fixture(scope="module")
+def tiny_student_export(tiny_tfds, tiny_export, tmp_path_factory):
+    """edgenet distilled one epoch from the tiny dfdnet run (`tiny_export`'s), exported:
+    issue 23's device student, the shape a Pi receives (MobileNetV2-style blocks, ReLU6)."""
+    from conftest import TINY_IMAGE_SIZE, run_module
+    base = tmp_path_factory.mktemp("tiny_student")
+    run_module("dfd.train", f"--data_dir={tiny_tfds / 'tfds'}", f"--workdir={base / 'run'}",
+               "--model=edgenet", f"--image_size={TINY_IMAGE_SIZE}", "--batch_size=8",
+               "--epochs=1", "--augment=", "--early_stopping_patience=0",
+               f"--teacher={tiny_export.parent / 'run'}")
+    run_module("dfd.export", f"--workdir={base / 'run'}", f"--out={base / 'export'}",
+               "--calibration_examples=24", "--int8_max_auc_drop=1", "--int8_max_flip_rate=1")
+    return base / "export"
+
+
+def test_distilled_student_answers_like_x86_on_pi4(pi_venv, tiny_student_export,
+                                                   tiny_test_images, tmp_path):
+    """The student's int8 with the checked kernels (auto: XNNPACK kept after its golden
+    check) on the emulated Cortex-A72, which has no int8 dot-product instructions: every
+    answer within one int8 step of x86's. Issue 23's bundle section."""
+    model = tiny_student_export / "model_int8.tflite"
+    card = json.loads((tiny_student_export / "model.json").read_text())
+    assert card["model"] == "edgenet" and card["training"]["teacher"]["run"]
+    images = sorted(tiny_test_images.rglob("*.jpg"))
+    on_pi(CPUS[0], ["sh", "-c", f"dfd-lite classify {model} {tiny_test_images} "
+                                f"> {tmp_path}/pi.jsonl 2> {tmp_path}/pi.err"],
+          tmp_path, [tiny_student_export, tiny_test_images])
+    assert_kept_xnnpack((tmp_path / "pi.err").read_text(), "pi4 student")
+    got = {json.loads(line)["file"]: json.loads(line)["p_fake"]
+           for line in (tmp_path / "pi.jsonl").read_text().splitlines()}
+    assert_answers_like_x86(model, got, x86_answers(model, images), "pi4 student")
+
+
 def test_explain_on_pi4_points_where_x86_does(pi_venv, patch_models, tmp_path):
     """One `--explain` through the installed wheel: the int8 heat map the emulated Pi 4
     draws equals x86's within one output step, on the one patch that drives the score."""
