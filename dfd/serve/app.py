@@ -28,6 +28,7 @@ from werkzeug.formparser import FormDataParser
 from dfd.lite import imageio
 from dfd.lite.detector import Detector
 from dfd.lite.explain import Explainer, attach
+from dfd.serve.multipart import readable_part_headers
 
 DEFAULT_MAX_UPLOAD_BYTES = imageio.MAX_FILE_BYTES
 DEFAULT_MAX_DECODES = 2
@@ -64,6 +65,15 @@ class InMemoryFormParser(FormDataParser):
 
     def __init__(self, stream_factory=None, *args, **kwargs):
         super().__init__(memory_stream, *args, **kwargs)
+
+    def parse(self, stream, mimetype, content_length, options=None):
+        """A multipart form whose part headers are not UTF-8 is parsed, not dropped
+        (`dfd.serve.multipart`). The stream is already limited to the upload cap, and the
+        form is held in memory either way."""
+        boundary = (options or {}).get("boundary", "")
+        if mimetype == "multipart/form-data" and boundary.isascii():
+            stream = io.BytesIO(readable_part_headers(stream.read(), boundary.encode()))
+        return super().parse(stream, mimetype, content_length, options)
 
 
 class InMemoryRequest(flask.Request):

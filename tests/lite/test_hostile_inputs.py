@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 BOUNDED = settings(deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture,
                                           HealthCheck.too_slow])
-TRIED = {"cards": 0, "flags": 0, "names": 0}
+TRIED = {"cards": 0, "flags": 0, "names": 0, "score_names": 0, "upload_names": 0}
 """How many of each the properties fed in (`pytest -s` prints them, for BUILD_NOTES)."""
 
 
@@ -220,6 +220,77 @@ def test_any_file_name_is_answered_and_explained(bundle, capsys, tmp_path):
     property()
     print(f"file names tried: {TRIED['names']} (by dfd-lite with --explain); 0 tracebacks")
 
+
+
+def test_any_upload_name_is_answered_and_shown_escaped(bundle):
+    """dfd-serve's page shows each upload under the client's own file name: any bytes a
+    browser can send there (markup, quotes as %22, bytes that are not UTF-8) get their
+    result, escaped, never a 500; a header a browser would never send (a raw line break in
+    the name) is that request's 400, and the server answers the next one."""
+    import io
+    import re
+
+    from dfd.lite.detector import Detector
+    from dfd.serve.app import create_app
+    folder, _, _ = bundle
+    client = create_app(Detector(str(folder / "model_int8.tflite"))).test_client()
+    good = jpeg_bytes(48, 48)
+
+    def post(filename: bytes):
+        body = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
+                + b"\"\r\nContent-Type: image/jpeg\r\n\r\n" + good + b"\r\n--B--\r\n")
+        return client.post("/", data=io.BytesIO(body),
+                           content_type="multipart/form-data; boundary=B")
+
+    @settings(BOUNDED, max_examples=24)
+    @given(st.binary(min_size=1, max_size=40).filter(
+               lambda n: not any(c in n for c in b'"\r\n'))
+           | st.sampled_from([b"<script>x</script>", b"caf\xe9.jpg", b"\xff\xfe", b"%22%0A"]))
+    def property(name):
+        TRIED["upload_names"] += 1
+        response = post(name)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, (name, page[-500:])
+        assert len(re.findall(r'class="result (fake|real|uncertain)"', page)) == 1, name
+        assert "<script>x</script>" not in page
+
+    property()
+    broken = post(b"a\r\nX-Injected: 1")
+    assert broken.status_code == 400 and "Traceback" not in broken.get_data(as_text=True)
+    assert post(b"after.jpg").status_code == 200
+    print(f"upload names tried: {TRIED['upload_names']} (by dfd-serve's page); 0 errors")
+
+
+@pytest.mark.long
+def test_any_file_name_is_answered_by_dfd_score(bundle, capsys, tmp_path):
+    """The same random names through a real Beam run (issue 25, case 5: one such name once
+    failed the whole job with no output): every file its record, each name given back
+    exactly through os.fsencode."""
+    folder, _, _ = bundle
+    good = jpeg_bytes(48, 48)
+
+    @settings(BOUNDED, max_examples=4)
+    @given(st.lists(NAMES, min_size=1, max_size=4, unique=True))
+    def property(names):
+        TRIED["score_names"] += len(names)
+        photos, out = tmp_path / "photos", tmp_path / "out"
+        shutil.rmtree(photos, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+        photos.mkdir()
+        for name in names:
+            with open(os.path.join(os.fsencode(photos), name), "wb") as f:
+                f.write(good)
+        code = score_cli.main([f"--model={folder / 'model_int8.tflite'}",
+                               f"--input={photos}/*", f"--output={out}/scores",
+                               "--kernels=builtin", "--runner=DirectRunner"])
+        err = capsys.readouterr().err
+        assert code == 0 and "Traceback" not in err, err
+        answered = [os.fsencode(json.loads(line)["file"])
+                    for path in sorted(out.glob("scores-*.jsonl")) for line in open(path)]
+        assert sorted(answered) == sorted(os.path.join(os.fsencode(photos), n) for n in names)
+
+    property()
+    print(f"file names tried: {TRIED['score_names']} (by dfd-score on Beam); 0 tracebacks")
 
 
 @pytest.mark.parametrize("keys,value", [
