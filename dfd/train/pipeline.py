@@ -274,12 +274,21 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
         ds = ds.cache(path)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
-        if config.per_image_augment:
-            ds = _with_seeds(ds, config).map(
-                lambda pair, seed: per_image.augment_example(
-                    pair[0], pair[1], seed, config.per_image_augment, config.augmentation),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
+        ds = augment_images(ds, config)
     return ds
+
+
+def augment_images(ds: tf.data.Dataset, config: PipelineConfig) -> tf.data.Dataset:
+    """The per-image training augmentation (`config.per_image_augment`, see
+    `dfd.train.augment`) of an (image, label) stream, each element with its own seed; the
+    stream unchanged when the config names none. `examples` applies it after the cache and
+    the shuffle; benchmarks.input_pipeline's profile applies it to images it holds itself."""
+    if not config.per_image_augment:
+        return ds
+    return _with_seeds(ds, config).map(
+        lambda pair, seed: per_image.augment_example(
+            pair[0], pair[1], seed, config.per_image_augment, config.augmentation),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic or None)
 
 
 def _seeds(config: PipelineConfig) -> tf.data.Dataset:
