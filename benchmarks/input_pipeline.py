@@ -4,6 +4,8 @@ service, and each multi-worker worker's share of the decoding.
     python -m benchmarks.input_pipeline --source=../shared/data/celeba_stylegan/Dataset
     python -m benchmarks.input_pipeline --source=../shared/data/celeba_stylegan/Dataset \\
         --per_class=300 --num_shards=4 --measure=rates,service,sharding --sizes=128,256
+    python -m benchmarks.input_pipeline --source=../shared/data/celeba_stylegan/Dataset \\
+        --per_class=300 --measure=profile --sizes=128,256 --images=512,128 --repeats=3
 
 Builds the TFDS dataset from --source (timing `tfds build`'s work: images/s; --per_class
 builds only the first N files of each class folder of each split, --num_shards that many
@@ -26,6 +28,13 @@ files per split), or reads a built --data_dir. Then, by --measure:
   examples, the TFRecord files they came from and the decode seconds, against one worker
   reading the whole split, which is what each worker did before issue 24
   (AutoShardPolicy.DATA: read and decode everything, keep 1/N).
+- `profile`: where the augmentation's time goes. --images decoded train images held in
+  memory at each of --sizes, then images/s on one tf.data thread (best of --repeats
+  passes) without augmentation, with the batch ops (flip, crop) alone, with each per-image
+  op of `dfd.train.augment` alone at probability 1 (blur, resize, jpeg, self_blend), and
+  with the default recipe as --recipe (configs/cpu_small.flags) sets it, parsed by
+  dfd.train's own flags. The images go through `pipeline.augment_images` and
+  `pipeline.batched`, the training stages themselves, so a change there shows here.
 
 With rates measured, the GPU boxes' core needs are printed (`estimate_cores`). Prints
 Markdown tables for BUILD_NOTES.md. Run it alone: two cores make any concurrent work show up
@@ -35,6 +44,7 @@ in every figure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -49,7 +59,10 @@ GPU_IMAGES_PER_S_256 = 14_000
 dfd's models.py)."""
 TARGETS = {128: 1500, 256: 600}
 """Issue 24's targets: images/s per core with the default augmentation."""
-MEASURES = ("table", "rates", "service", "sharding")
+MEASURES = ("table", "rates", "service", "sharding", "profile")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_RECIPE = os.path.join(ROOT, "configs", "cpu_small.flags")
+"""The default recipe's flagfile (`python -m dfd.train --flagfile=configs/cpu_small.flags`)."""
 
 
 def subset(source: str, per_class: int, out: str) -> str:
@@ -273,6 +286,122 @@ def sharding(args, data_dir: str, workers: int = 2) -> list[dict]:
     return rows
 
 
+def recipe_config(flagfile: str):
+    """The PipelineConfig `python -m dfd.train --flagfile=FLAGFILE` trains with: the flagfile
+    parsed by the trainer's own flags and turned into a config by its own `pipeline_config`,
+    so the profile's default recipe is what training runs, not a copy of its numbers.
+    absl's flags are back at their defaults afterwards."""
+    from absl import flags
+
+    from dfd.train import __main__ as trainer_binary
+    try:
+        flags.FLAGS(["dfd.train", f"--flagfile={flagfile}"])
+        return trainer_binary.pipeline_config()
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def profile_variants(recipe) -> list[tuple[str, str, object]]:
+    """(key, label, PipelineConfig) of every profiled variant, at the recipe's batch size and
+    strengths: none, the batch ops alone, each per-image op alone at probability 1, the
+    recipe itself. The per-image ops are `dfd.train.augment`'s own list, so an op added
+    there is profiled too."""
+    from dfd.train import augment, pipeline
+
+    recipe = dataclasses.replace(recipe, data_service=None)
+    per_image_ops = augment.DEGRADATIONS + (augment.SELF_BLEND,)
+    batch_ops = tuple(n for n in pipeline.AUGMENTATIONS if n not in per_image_ops)
+    always = dataclasses.replace(recipe.augmentation, probability=1.0,
+                                 self_blend_probability=1.0)
+    variants = [("none", "no augmentation", dataclasses.replace(recipe, augment=())),
+                ("batch", f"{','.join(batch_ops)} (batch ops) alone",
+                 dataclasses.replace(recipe, augment=batch_ops))]
+    for name in per_image_ops:
+        label = f"{name} alone, p=1" + (" (real images only)" if name == augment.SELF_BLEND
+                                        else "")
+        variants.append((name, label, dataclasses.replace(recipe, augment=(name,),
+                                                          augmentation=always)))
+    a = recipe.augmentation
+    variants.append(("default", f"default recipe ({','.join(recipe.augment)}, "
+                                f"p={a.probability:g}, sigma<={a.blur_sigma[1]:g}, "
+                                f"scale>={a.resize_scale[0]:g}, q>={a.jpeg_quality[0]})",
+                     recipe))
+    return variants
+
+
+def cached_images(data_dir: str, size: int, count: int):
+    """`count` train images (cycling through the split if it has fewer) decoded and
+    preprocessed to `size` by the pipeline, in file order, as numpy (images, labels): the
+    profile's input, held in memory so that decoding is out of every figure."""
+    import numpy as np
+
+    from dfd.train import pipeline
+
+    if not pipeline.split_info(data_dir, "train")["num_examples"]:
+        raise ValueError(f"the train split of {data_dir} is empty")
+    cfg = pipeline.PipelineConfig(image_size=size, augment=(), cache="none")
+    ds = pipeline.examples(data_dir, "train", cfg, training=False).repeat().take(count)
+    images, labels = zip(*ds.as_numpy_iterator())
+    return np.stack(images), np.stack(labels)
+
+
+def one_thread(ds):
+    """`ds` on a private tf.data threadpool of one thread, each op on one thread too."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    return ds.with_options(options)
+
+
+def variant_dataset(images, labels, config):
+    """Training batches of the held images through `config`'s augmentation: the per-image
+    stage and the batch stage of the training pipeline (no shuffle: it is not
+    augmentation), on one thread."""
+    import tensorflow as tf
+
+    from dfd.train import pipeline
+
+    ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    ds = pipeline.batched(pipeline.augment_images(ds, config), config, training=True)
+    return one_thread(ds)
+
+
+def profile(args, data_dir: str) -> dict:
+    """The recipe, each variant's label and, under "sizes", per size the images held, how
+    many are real (self_blend changes only those) and each variant's images/s, best of
+    --repeats passes: the first pass also traces the functions, so figures need 2 or more."""
+    variants = profile_variants(recipe_config(args.recipe))
+    results = {"recipe": os.path.relpath(args.recipe, ROOT), "repeats": args.repeats,
+               "batch_size": variants[0][2].batch_size,
+               "labels": {key: label for key, label, _ in variants}, "sizes": {}}
+    for size, count in zip(args.sizes, args.images):
+        images, labels = cached_images(data_dir, size, count)
+        rates = {}
+        for key, _, config in variants:
+            ds = variant_dataset(images, labels, dataclasses.replace(config, image_size=size))
+            rates[key] = max(n / seconds for seconds, n in time_epochs(ds, args.repeats))
+        results["sizes"][size] = {"images": count, "real": int((labels < 0.5).sum()),
+                                  "rates": rates}
+    return results
+
+
+def print_profile(results: dict) -> None:
+    """The Markdown table (a row a variant, a column a size), then the results as one JSON
+    line."""
+    sizes = results["sizes"]
+    print(f"\n| images/s, 1 tf.data thread, best of {results['repeats']}, batch "
+          f"{results['batch_size']} | "
+          + " | ".join(f"{size} px ({r['images']} images, {r['real']} real)"
+                       for size, r in sizes.items())
+          + " |\n| --- |" + " --- |" * len(sizes))
+    for key, label in results["labels"].items():
+        print(f"| {label} | " + " | ".join(f"{r['rates'][key]:,.0f}" for r in sizes.values())
+              + " |")
+    print(json.dumps({"measure": "profile", **results}))
+
+
 def print_rates(results: list[dict]) -> None:
     print("\n| image size | cores | augmentation | first epoch images/s | cached images/s "
           "| cached per core | target per core |\n| --- | --- | --- | --- | --- | --- | --- |")
@@ -338,7 +467,16 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--image_size", type=int, default=128, help="the table's size")
     parser.add_argument("--sizes", default="128,256",
-                        help="image sizes of rates (and of service and sharding: the first)")
+                        help="image sizes of rates and profile (and of service and "
+                             "sharding: the first)")
+    parser.add_argument("--images", default="512",
+                        help="profile: train images held at each of --sizes (one count, or "
+                             "one per size)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="profile: passes over the images per variant; the best counts")
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE,
+                        help="profile: the dfd.train flagfile whose augmentation is the "
+                             "default recipe's row")
     parser.add_argument("--service_sizes", default=None,
                         help="image sizes of the service runs (default: the first of --sizes)")
     parser.add_argument("--max_cores", type=int, default=2,
@@ -348,6 +486,11 @@ def main(argv=None) -> None:
     parser.add_argument("--child_rate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.images = [int(n) for n in args.images.split(",")]
+    if len(args.images) == 1:
+        args.images *= len(args.sizes)
+    if len(args.images) != len(args.sizes) or min(args.images) < 1 or args.repeats < 1:
+        parser.error("--images: one count >= 1, or one per --sizes; --repeats: >= 1")
     if args.service_sizes:
         args.service_sizes = [int(s) for s in args.service_sizes.split(",")]
     measures = args.measure.split(",")
@@ -387,6 +530,8 @@ def main(argv=None) -> None:
             print_estimate(measured)
         if "service" in measures:
             print_service(service(args, data_dir))
+        if "profile" in measures:
+            print_profile(profile(args, data_dir))
         print("\nload average at the end: %.2f %.2f %.2f" % os.getloadavg())
         sys.stdout.flush()
     finally:

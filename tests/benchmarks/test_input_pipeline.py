@@ -1,7 +1,11 @@
-"""benchmarks.input_pipeline: the GPU boxes' core arithmetic and the per-worker sharding rows
-BUILD_NOTES.md's "Input pipeline" section quotes."""
+"""benchmarks.input_pipeline: the GPU boxes' core arithmetic, the per-worker sharding rows
+BUILD_NOTES.md's "Input pipeline" section quotes, and the augmentation profile's variants."""
 
 import argparse
+import dataclasses
+import json
+
+import numpy as np
 
 from conftest import TINY_IMAGE_SIZE
 from benchmarks import input_pipeline
@@ -26,3 +30,52 @@ def test_sharding_rows_give_each_worker_its_own_files_and_together_the_split(fou
     assert sorted(workers[0]["files"] + workers[1]["files"]) == whole["files"]
     assert sum(r["examples"] for r in workers) == 48
     assert all(r["distinct"] == r["examples"] for r in rows)
+
+
+PROFILE_KEYS = ["none", "batch", "blur", "resize", "jpeg", "self_blend", "default"]
+
+
+def test_profile_prints_a_positive_rate_for_every_variant(tiny_tfds, capsys):
+    input_pipeline.main([f"--data_dir={tiny_tfds / 'tfds'}", "--measure=profile",
+                         f"--sizes={TINY_IMAGE_SIZE}", "--images=8", "--repeats=1"])
+    out = capsys.readouterr().out
+    result = json.loads(next(line for line in out.splitlines()
+                             if line.startswith('{"measure": "profile"')))
+    assert list(result["labels"]) == PROFILE_KEYS
+    assert result["labels"]["default"].startswith(
+        "default recipe (flip,crop,blur,resize,jpeg, p=0.5, sigma<=3, scale>=0.25, q>=30)")
+    figures = result["sizes"][str(TINY_IMAGE_SIZE)]
+    assert figures["images"] == 8 and result["batch_size"] == 32  # cpu_small's batch
+    assert all(figures["rates"][key] > 0 for key in PROFILE_KEYS)
+    for label in result["labels"].values():
+        assert f"\n| {label} | " in out
+
+
+def test_each_profile_variant_applies_its_augmentation_and_only_the_none_row_keeps_pixels(
+        tiny_tfds):
+    """The rows time what they name: no augmentation hands back the held images, each op
+    alone at p=1 changes them (JPEG every one, self_blend every real one and no fake), so a
+    variant that silently skipped its op, or kept the recipe's p=0.5, fails here."""
+    images, labels = input_pipeline.cached_images(str(tiny_tfds / "tfds"), TINY_IMAGE_SIZE, 16)
+    variants = {key: config for key, _, config in input_pipeline.profile_variants(
+        input_pipeline.recipe_config(input_pipeline.DEFAULT_RECIPE))}
+    assert list(variants) == PROFILE_KEYS
+
+    def first_batch(key):
+        config = dataclasses.replace(variants[key], image_size=TINY_IMAGE_SIZE)
+        batch, batch_labels = next(iter(input_pipeline.variant_dataset(images, labels, config)))
+        return batch.numpy(), batch_labels.numpy()
+
+    plain, plain_labels = first_batch("none")
+    np.testing.assert_array_equal(plain, images)
+    np.testing.assert_array_equal(plain_labels, labels)
+    jpeg, _ = first_batch("jpeg")
+    assert all(not np.array_equal(a, b) for a, b in zip(jpeg, plain))
+    for key in ("batch", "blur", "resize", "default"):
+        assert not np.array_equal(first_batch(key)[0], plain), key
+    blended, blended_labels = first_batch("self_blend")
+    real = labels < 0.5
+    assert 0 < real.sum() < len(labels)
+    assert (blended_labels == 1).all()
+    assert all(not np.array_equal(a, b) for a, b in zip(blended[real], plain[real]))
+    np.testing.assert_array_equal(blended[~real], plain[~real])
