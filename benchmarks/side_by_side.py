@@ -2,12 +2,14 @@
 
     python -m benchmarks.side_by_side --run=teacher=RUN_DIR --run=distilled=RUN_DIR \
         [--run=NAME=RUN_DIR ...] [--export=NAME=EXPORT_DIR ...] --data_dir=NAME=TFDS_DIR \
-        [--data_dir=...] [--shared=../shared/data] [--repeats=200] [--photo_repeats=10] [--out=FILE.json]
+        [--data_dir=...] [--shared=../shared/data] [--repeats=200] [--photo_repeats=10] \
+        [--out=FILE.json]
 
-Each --run is a finished `dfd.train` run folder, exported (`python -m dfd.export --workdir=RUN`)
-into RUN/export (or the folder --export names for it). For each run: per-source test AUC of the Keras model (its metrics.json) and of
-its int8 file through dfd.lite as a device runs it (each --data_dir's test split; whole images,
-the preprocessing contract), the float robustness mean / worst AUC per source when the run
+Each --run is a finished `dfd.train` run folder, exported (`python -m dfd.export
+--workdir=RUN`) into RUN/export (or the folder --export names for it). For each run:
+per-source test AUC of the Keras model (its metrics.json) and of its int8 file through
+dfd.lite as a device runs it (each --data_dir's test split; whole images, the
+preprocessing contract), the float robustness mean / worst AUC per source when the run
 measured it, int8 bytes, multiply-adds counted from the .tflite graph (export.graph_cost), int8
 milliseconds per crop at 1 and 2 threads with the checked kernels (`auto`), cold start of
 `dfd-lite classify --faces=on` on a 5-face photo, and that 1 MP photo's wall time per verdict
@@ -131,7 +133,8 @@ def main(argv=None) -> int:
     parser.add_argument("--export", action="append", default=[],
                         help="NAME=EXPORT_DIR when a run's export is not RUN_DIR/export")
     parser.add_argument("--data_dir", action="append", required=True,
-                        help="SOURCE=TFDS data dir, repeatable (named as in the runs' metrics.json)")
+                        help="SOURCE=TFDS data dir, repeatable (named as in the runs' "
+                             "metrics.json)")
     parser.add_argument("--shared", default="../shared/data",
                         help="the face sets whose real test faces make the 5-face photo")
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per crop figure")
