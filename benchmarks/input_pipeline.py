@@ -290,15 +290,22 @@ def recipe_config(flagfile: str):
     """The PipelineConfig `python -m dfd.train --flagfile=FLAGFILE` trains with: the flagfile
     parsed by the trainer's own flags and turned into a config by its own `pipeline_config`,
     so the profile's default recipe is what training runs, not a copy of its numbers.
-    absl's flags are back at their defaults afterwards."""
+    absl's flags are back at their defaults afterwards, and so is the level of absl's
+    logger, which setting --verbosity's default moves to WARNING (an in-process caller's INFO
+    lines, a test's caplog among them, would vanish)."""
+    import logging
+
     from absl import flags
 
     from dfd.train import __main__ as trainer_binary
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
     try:
         flags.FLAGS(["dfd.train", f"--flagfile={flagfile}"])
         return trainer_binary.pipeline_config()
     finally:
         flags.FLAGS.unparse_flags()
+        absl_logger.setLevel(level)
 
 
 def profile_variants(recipe) -> list[tuple[str, str, object]]:
