@@ -18,7 +18,8 @@ MAX_HEADER_BYTES = 16 * 1024
 def readable_part_headers(body: bytes, boundary: bytes) -> bytes:
     """`body` with every part's header block decoded as UTF-8, stray bytes replaced by
     U+FFFD; the same object, not a copy, when every block already is UTF-8 (the usual
-    case), so a form costs no more memory than before."""
+    case). The caller holds the whole body while Werkzeug copies its parts out, so a form
+    costs up to twice its size while parsed (BUILD_NOTES.md, "Second round")."""
     delimiter = b"--" + boundary
     pieces, copied_to = [], 0
     at = body.find(delimiter)
