@@ -20,7 +20,9 @@ Images are uint8 (S, S, 3) at the model's input size; every function returns the
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+import numpy as np
 import tensorflow as tf
 
 DEGRADATIONS = ("blur", "resize", "jpeg")
@@ -47,32 +49,57 @@ def _coin(seed, probability):
     return tf.random.stateless_uniform([], seed) < probability
 
 
-def blur_matrix(side: tf.Tensor, sigma: tf.Tensor, radius: int) -> tf.Tensor:
+@functools.lru_cache(maxsize=32)
+def _band_pattern(side: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which tap of a (2 * radius + 1)-tap kernel lands on each (row, column) of a side x side
+    blur matrix once the edges are reflected; index 2 * radius + 1 means none. Reflection sends
+    at most two taps to one cell (near the edges), hence two index planes. Built once per image
+    size, in numpy: building it in the graph for every image (a one-hot tensor of side^2 x taps)
+    cost more than the blur itself (BUILD_NOTES.md, issue 24, session 11)."""
+    if radius >= side:
+        raise ValueError(f"blur radius {radius} needs an image side above it, got {side}")
+    none = 2 * radius + 1
+    source = np.arange(side)[:, None] + np.arange(-radius, radius + 1)[None, :]
+    source = np.abs(source)
+    source = np.where(source > side - 1, 2 * (side - 1) - source, source)
+    planes = np.full((2, side, side), none, np.int32)
+    for row in range(side):
+        for tap, column in enumerate(source[row]):
+            plane = 0 if planes[0, row, column] == none else 1
+            planes[plane, row, column] = tap
+    return planes[0], planes[1]
+
+
+def blur_matrix(side: int, sigma: tf.Tensor, radius: int) -> tf.Tensor:
     """(side, side) matrix M such that M @ column is the column blurred by a Gaussian of
     `sigma` with taps out to `radius`, its edges reflected as tf.pad's REFLECT does."""
     taps = tf.range(-radius, radius + 1)
     kernel = tf.exp(-0.5 * tf.square(tf.cast(taps, tf.float32) / tf.maximum(sigma, 1e-3)))
-    kernel /= tf.reduce_sum(kernel)
-    source = tf.range(side)[:, None] + taps[None, :]  # (side, taps) rows read
-    source = tf.abs(source)  # reflect below 0 ...
-    source = tf.where(source > side - 1, 2 * (side - 1) - source, source)  # ... and above
-    return tf.einsum("t,itj->ij", kernel, tf.one_hot(source, side, dtype=tf.float32))
+    kernel = tf.concat([kernel / tf.reduce_sum(kernel), [0.0]], axis=0)
+    first, second = _band_pattern(int(side), radius)
+    return tf.gather(kernel, first) + tf.gather(kernel, second)
 
 
 def gaussian_blur(image: tf.Tensor, sigma: tf.Tensor, max_sigma: float) -> tf.Tensor:
-    """Separable Gaussian blur of a float (H, W, 3) image; the kernel is sized for
-    `max_sigma` so one graph serves every drawn sigma (edges reflected).
+    """Separable Gaussian blur of a float (H, W, 3) image of static size; the kernel is sized
+    for `max_sigma` so one graph serves every drawn sigma (edges reflected).
 
-    As two matrix products per channel (M_rows @ X @ M_cols^T) rather than two depthwise
-    convolutions: the same sums, but CPU depthwise kernels are slow at this size (blur
-    was 80% of the default augmentation's cost; BUILD_NOTES.md, issue 24)."""
+    As two matrix products (M_rows @ X, then the same along the columns) rather than two
+    depthwise convolutions: the same sums, but CPU depthwise kernels are slow at this size
+    (blur was 80% of the default augmentation's cost; BUILD_NOTES.md, issue 24). Each product
+    is one (side x side) @ (side x 3 side) matrix multiply on a reshaped view, and a square
+    image reuses its row matrix for the columns."""
+    height, width = image.shape[0], image.shape[1]
+    if height is None or width is None:
+        raise ValueError("gaussian_blur needs an image of static height and width")
     radius = int(max(1, round(3 * max_sigma)))
-    shape = tf.shape(image)
-    rows = blur_matrix(shape[0], sigma, radius)
-    cols = blur_matrix(shape[1], sigma, radius)
-    channels = tf.transpose(image, [2, 0, 1])  # (3, H, W)
-    blurred = tf.matmul(tf.matmul(rows[None], channels), cols[None], transpose_b=True)
-    return tf.transpose(blurred, [1, 2, 0])
+    rows = blur_matrix(height, sigma, radius)
+    cols = rows if width == height else blur_matrix(width, sigma, radius)
+    down = tf.reshape(tf.matmul(rows, tf.reshape(image, [height, width * 3])), [height, width, 3])
+    across = tf.transpose(down, [1, 0, 2])
+    across = tf.reshape(tf.matmul(cols, tf.reshape(across, [width, height * 3])),
+                        [width, height, 3])
+    return tf.transpose(across, [1, 0, 2])
 
 
 def _to_uint8(image: tf.Tensor) -> tf.Tensor:
@@ -143,6 +170,7 @@ def self_blend(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     box = tf.stack([0.5 - half + shift[0], 0.5 - half + shift[1],
                     0.5 + half + shift[0], 0.5 + half + shift[1]])
     copy = tf.image.crop_and_resize(pixels[None], box[None], [0], tf.stack([size, size]))[0]
+    copy = tf.ensure_shape(copy, pixels.shape)  # static, for gaussian_blur
     gain = _uniform(s[2], 0.9, 1.1, [1, 1, 3])
     offset = _uniform(s[3], -12.0, 12.0, [1, 1, 3])
     copy = copy * gain + offset

@@ -161,10 +161,13 @@ def test_each_augmentation_keeps_shape_and_dtype():
         assert out.shape == (32, 32, 3) and out.dtype == tf.uint8 and label.dtype == tf.float32
 
 
-def test_flip_mirrors_some_images_and_keeps_the_rest():
+@pytest.mark.parametrize("names,crop_min_scale", [(("flip",), 0.8), (("flip", "crop"), 1.0)])
+def test_flip_mirrors_some_images_and_keeps_the_rest(names, crop_min_scale):
+    """Alone, and riding in a crop that keeps the whole image (a mirrored crop box)."""
     images = tf.constant(np.random.default_rng(0).integers(0, 256, (16, 8, 8, 3)), tf.uint8)
     out = pipeline.augment_batch(images, tf.constant([5, 6], tf.int64),
-                             config(image_size=8, augment=("flip",))).numpy()
+                                 config(image_size=8, augment=names,
+                                        crop_min_scale=crop_min_scale)).numpy()
     flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images.numpy())]
     kept = [np.array_equal(o, i) for o, i in zip(out, images.numpy())]
     assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
