@@ -99,23 +99,32 @@ class PipelineConfig:
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) -> tf.Tensor:
-    """Flip and crop/scale jitter of a whole uint8 batch in a few vectorised ops."""
+    """Flip and crop/scale jitter of a whole uint8 batch in a few vectorised ops.
+
+    With both, the flip rides in the crop: `crop_and_resize` samples a box whose left edge
+    is right of its right edge mirrored, so one resampling pass does both (1.3-1.4x the
+    batch ops' images/s against a gather then the crop; BUILD_NOTES.md, issue 24)."""
     flip_seed, scale_seed, offset_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 3))
     batch = tf.shape(images)[0]
     size = config.image_size
-    if "flip" in config.augment:
-        flip = tf.random.stateless_uniform([batch], flip_seed) < 0.5
-        columns = tf.range(tf.shape(images)[2])
-        order = tf.where(flip[:, None], columns[::-1][None], columns[None])
-        images = tf.gather(images, order, axis=2, batch_dims=1)  # 2x faster than tf.where
-    if "crop" in config.augment:
-        scale = tf.random.stateless_uniform([batch, 1], scale_seed, config.crop_min_scale, 1.0)
-        start = tf.random.stateless_uniform([batch, 2], offset_seed) * (1.0 - scale)
-        boxes = tf.concat([start, start + scale], axis=1)
-        cropped = tf.image.crop_and_resize(images, boxes, tf.range(batch), [size, size])
-        images = tf.cast(tf.clip_by_value(tf.round(cropped), 0.0, 255.0), tf.uint8)
-    return images
+    flip = tf.random.stateless_uniform([batch], flip_seed) < 0.5
+    if "crop" not in config.augment:
+        if "flip" in config.augment:
+            columns = tf.range(tf.shape(images)[2])
+            order = tf.where(flip[:, None], columns[::-1][None], columns[None])
+            images = tf.gather(images, order, axis=2, batch_dims=1)  # 2x faster than tf.where
+        return images
+    if "flip" not in config.augment:
+        flip = tf.zeros_like(flip)
+    scale = tf.random.stateless_uniform([batch], scale_seed, config.crop_min_scale, 1.0)
+    top, left = tf.unstack(
+        tf.random.stateless_uniform([batch, 2], offset_seed) * (1.0 - scale[:, None]), axis=1)
+    right = left + scale
+    boxes = tf.stack([top, tf.where(flip, right, left), top + scale,
+                      tf.where(flip, left, right)], axis=1)
+    cropped = tf.image.crop_and_resize(images, boxes, tf.range(batch), [size, size])
+    return tf.cast(tf.clip_by_value(tf.round(cropped), 0.0, 255.0), tf.uint8)
 
 
 def builder(data_dir: str, dataset: str = DEFAULT_DATASET):
