@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, TF_ENV
@@ -75,3 +76,32 @@ def test_targets_apply_where_the_issue_says():
     assert lines == []
     lines = bench.targets([row(at_half=0.99)])
     assert lines == ["met: false-positive rate at fpr_1pct 1.50% <= 2% on the reals of a test"]
+
+
+def test_alternative_fits_say_whether_a_miss_is_the_models_or_the_fits():
+    """A small source scored far sharper than a large one: one pooled fit leaves it badly
+    calibrated, its own fit does not, equal weight per source lands between; a left-out
+    source is scored by the fits but never fitted on."""
+    from dfd.common import calibration
+
+    rng = np.random.default_rng(0)
+
+    def source(examples, slope):
+        true = rng.normal(0, 1.5, examples)
+        labels = (rng.random(examples) < calibration.sigmoid(true)).astype(np.int64)
+        return labels, calibration.sigmoid(slope * true)
+
+    curves = {("big", "validation"): source(3000, 1.0), ("small", "validation"): source(300, 4.0),
+              ("small", "test"): source(300, 4.0), ("unseen", "validation"): source(300, 0.3)}
+    shipped = calibration.fit(np.concatenate([curves["big", "validation"][0],
+                                              curves["small", "validation"][0]]),
+                              np.concatenate([curves["big", "validation"][1],
+                                              curves["small", "validation"][1]]))
+    out = bench.alternative_fits(curves, trained={"big", "small"})
+    small_test = out["small", "test"]
+    test_labels, test_raw = curves["small", "test"]
+    shipped_ece = calibration.ece(test_labels, shipped.apply(test_raw))
+    assert small_test["ece_own_source_fit"] < small_test["ece_equal_weight_fit"] < shipped_ece
+    assert small_test["ece_own_source_fit"] < 0.06 < shipped_ece
+    assert set(out) == set(curves)
+    assert out["unseen", "validation"]["ece_equal_weight_fit"] is not None

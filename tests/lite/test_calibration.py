@@ -41,6 +41,30 @@ def test_fit_on_validation_lowers_ece_on_held_out_images(slope, shift):
         metrics.roc_auc(test_labels, test_raw), abs=1e-12), "the ranking must not move"
 
 
+def test_weighted_fit_gives_each_source_the_same_say():
+    """Two sources miscalibrated in opposite directions, one ten times the other's size: the
+    unweighted fit follows the large one; with equal weight per source the fit sits between
+    them, as a weight of 2 on an image equals that image twice."""
+    rng = np.random.default_rng(3)
+    big_labels, big_raw = miscalibrated(4000, rng, 3.0, 0.0)
+    small_labels, small_raw = miscalibrated(400, rng, 0.5, 0.0)
+    labels = np.concatenate([big_labels, small_labels])
+    raw = np.concatenate([big_raw, small_raw])
+    weights = np.concatenate([np.full(4000, 1 / 4000), np.full(400, 1 / 400)])
+    plain = calibration.fit(labels, raw)
+    even = calibration.fit(labels, raw, weights=weights)
+    big_alone, small_alone = calibration.fit(big_labels, big_raw), calibration.fit(small_labels, small_raw)
+    assert plain.a == pytest.approx(big_alone.a, rel=0.3)
+    assert big_alone.a < even.a < small_alone.a and even.a > 1.25 * plain.a
+    twice = calibration.fit(np.concatenate([labels, small_labels]),
+                            np.concatenate([raw, small_raw]))
+    doubled = calibration.fit(labels, raw, weights=np.r_[np.ones(4000), np.full(400, 2.0)])
+    assert doubled.a == pytest.approx(twice.a, rel=1e-2)
+    assert doubled.b == pytest.approx(twice.b, abs=1e-2)
+    with pytest.raises(ValueError, match="one positive number per image"):
+        calibration.fit(labels, raw, weights=np.zeros_like(raw))
+
+
 def test_a_calibrated_model_is_left_nearly_as_it_is():
     rng = np.random.default_rng(1)
     labels, raw = miscalibrated(4000, rng, slope=1.0, shift=0.0)
