@@ -4,6 +4,13 @@
         --recipe=NAME:FLAGFILE[:FLAG...] [--recipe=...] [--epochs=5] \
         [--families=dfdc_faces,celeba_stylegan,rff160] [--skip_all]
 
+Device students on the same protocol (issue 23), each distilled from the teacher trained on
+the same two families:
+
+    python -m benchmarks.generalization --recipe=default:configs/cpu_small.flags \
+        --recipe=distilled:configs/edge_student.flags:--teacher=@default \
+        --recipe=labels:configs/edge_student.flags
+
 For each recipe and each family F of {face swaps, GAN faces, local edits}: train on the other
 two (`python -m dfd.train --data_dir=A,B`, equal weight per source), judge the run on F with
 `python -m dfd.evaluate --data_dir=F` (the Keras model, float) and with the run's int8 file
@@ -136,6 +143,25 @@ def judge(workdir: str, data_dirs: dict, family: str, trained: bool) -> dict:
     return row
 
 
+def resolve_runs(extra: list[str], out: str, run_name: str) -> list[str]:
+    """A recipe's extra flags with `@RECIPE` (as in `--teacher=@default`) replaced by that
+    recipe's run folder for the same families, so a student is distilled from the teacher
+    that saw what it sees and nothing of the family left out. The named recipe must come
+    earlier in --recipe (its run is then finished)."""
+    resolved = []
+    for flag in extra:
+        name, sep, value = flag.partition("=")
+        if sep and value.startswith("@"):
+            workdir = os.path.abspath(os.path.join(out, value[1:], run_name))
+            if not os.path.exists(os.path.join(workdir, "metrics.json")):
+                raise SystemExit(f"--recipe: {flag} names recipe {value[1:]!r}, whose "
+                                 f"{run_name} run {workdir} has not finished; list that "
+                                 f"recipe earlier")
+            flag = f"{name}={workdir}"
+        resolved.append(flag)
+    return resolved
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| recipe | trained on | judged on | val AUC | val AUC int8 | test AUC | "
              "test AUC int8 | test acc int8 | test FPR int8 (reals called fake) | train wall |",
@@ -155,7 +181,9 @@ def main(argv=None) -> int:
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--recipe", action="append", required=True,
-                        help="NAME:FLAGFILE[:EXTRA_FLAG...], repeatable")
+                        help="NAME:FLAGFILE[:EXTRA_FLAG...], repeatable, run in order; a "
+                             "flag's value @NAME is recipe NAME's run on the same families "
+                             "(a student: --teacher=@default)")
     parser.add_argument("--epochs", type=int, default=5, help="the same budget for every run")
     parser.add_argument("--out", default="runs/lofo")
     parser.add_argument("--skip_all", action="store_true",
@@ -177,7 +205,8 @@ def main(argv=None) -> int:
         for run_name, trained, judged in plans:
             workdir = os.path.abspath(os.path.join(args.out, name, run_name))
             os.makedirs(os.path.dirname(workdir), exist_ok=True)
-            wall = train(flagfile, extra, [data_dirs[f] for f in trained], workdir, args.epochs,
+            wall = train(flagfile, resolve_runs(extra, args.out, run_name),
+                         [data_dirs[f] for f in trained], workdir, args.epochs,
                          robustness=run_name == "all")
             for family in judged:
                 row = judge(workdir, data_dirs, family, family in trained)
