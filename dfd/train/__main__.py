@@ -60,7 +60,7 @@ flags.DEFINE_integer("image_size", spec.DEFAULT_IMAGE_SIZE, "Model input side in
 flags.DEFINE_float("dropout", 0.2, "Dropout before the output layer.")
 flags.DEFINE_enum("init", None, ["imagenet", "scratch"],
                   "Initial weights: imagenet (from the dfd[pretrained] package; the default "
-                  "for efficientnet_lite0) or scratch (the default for every other model).")
+                  "for efficientnet_lite0/1/2) or scratch (the default for every other model).")
 flags.DEFINE_integer("freeze_epochs", 2,
                      "Pretrained models: epochs that train only the head, with the backbone "
                      "and its BatchNorm statistics frozen (inference mode), before "

@@ -188,17 +188,22 @@ def edgenet(image_size: int = 128, dropout: float = 0.2) -> keras.Model:
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-EFFICIENTNET_LITE0_STAGES = (
-    # (expand ratio, kernel, stride, output channels, repeats): EfficientNet-B0's stages;
-    # Lite drops squeeze-excite and uses ReLU6, which keeps int8 quantization clean.
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-)
+EFFICIENTNET_LITE_STAGES = {
+    # (expand ratio, kernel, stride, output channels, repeats) per stage: EfficientNet-B0's
+    # stages, Lite1 deeper (depth x1.1) and Lite2 also wider (width x1.1), as the published
+    # checkpoints hold them. Lite drops squeeze-excite and uses ReLU6, which keeps int8
+    # quantization clean, and keeps the stem (32), the first and last stage and the head
+    # (1280) at Lite0's size whatever the scaling.
+    "efficientnet_lite0": ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2),
+                           (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
+                           (6, 3, 1, 320, 1)),
+    "efficientnet_lite1": ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 40, 3),
+                           (6, 3, 2, 80, 4), (6, 5, 1, 112, 4), (6, 5, 2, 192, 5),
+                           (6, 3, 1, 320, 1)),
+    "efficientnet_lite2": ((1, 3, 1, 16, 1), (6, 3, 2, 24, 3), (6, 5, 2, 48, 3),
+                           (6, 3, 2, 88, 4), (6, 5, 1, 120, 4), (6, 5, 2, 208, 5),
+                           (6, 3, 1, 352, 1)),
+}
 EFFICIENTNET_BN_EPSILON = 1e-3
 BACKBONE = "backbone"
 """Name of the sub-model a pretrained model's frozen warm-up freezes (see dfd.train)."""
@@ -209,10 +214,11 @@ def _effnet_bn(x, name):
                                      name=name)(x)
 
 
-def efficientnet_lite0_backbone(image_size: int) -> keras.Model:
-    """EfficientNet-Lite0 from pixels 0..255 to its 1280-channel feature map.
+def efficientnet_lite_backbone(image_size: int, variant: str = "efficientnet_lite0"
+                               ) -> keras.Model:
+    """An EfficientNet-Lite (0, 1 or 2) from pixels 0..255 to its 1280-channel feature map.
 
-    Layer names follow the published PyTorch checkpoint's structure (stem, 16 MBConv
+    Layer names follow the published PyTorch checkpoints' structure (stem, 16 or 21 MBConv
     blocks, head), so `dfd.train.pretrained` maps each tensor to exactly one Keras weight.
     Input normalisation is ImageNet's mean and standard deviation, as the weights expect.
     """
@@ -223,7 +229,7 @@ def efficientnet_lite0_backbone(image_size: int) -> keras.Model:
     x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.ReLU(6.0, name="stem_relu6")(_effnet_bn(x, "stem_bn"))
     block = 0
-    for expand, kernel, stride, filters, repeats in EFFICIENTNET_LITE0_STAGES:
+    for expand, kernel, stride, filters, repeats in EFFICIENTNET_LITE_STAGES[variant]:
         for repeat in range(repeats):
             x = _mbconv(x, expand, kernel, stride if repeat == 0 else 1, filters, block)
             block += 1
@@ -250,11 +256,30 @@ def _mbconv(x, expand, kernel, stride, filters, block):
     return x
 
 
+def _efficientnet_lite(variant: str, image_size: int, dropout: float) -> keras.Model:
+    backbone = efficientnet_lite_backbone(image_size, variant)
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
+    return keras.Model(inputs, _p_fake_head(x, dropout), name=variant)
+
+
 @register("efficientnet_lite0")
 def efficientnet_lite0(image_size: int = 224, dropout: float = 0.2) -> keras.Model:
     """EfficientNet-Lite0 (3.4M parameters without ImageNet's classifier) with dfd's
     P(fake) head. ImageNet weights come from `dfd.train.pretrained` (--init=imagenet)."""
-    backbone = efficientnet_lite0_backbone(image_size)
-    inputs = keras.Input((image_size, image_size, 3), name="pixels")
-    x = layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
-    return keras.Model(inputs, _p_fake_head(x, dropout), name="efficientnet_lite0")
+    return _efficientnet_lite("efficientnet_lite0", image_size, dropout)
+
+
+@register("efficientnet_lite1")
+def efficientnet_lite1(image_size: int = 240, dropout: float = 0.2) -> keras.Model:
+    """EfficientNet-Lite1 (21 blocks against Lite0's 16, same widths), ImageNet weights
+    from its own package: the deeper backbone at the same input, to weigh against Lite0
+    at the device's budget (issue 21)."""
+    return _efficientnet_lite("efficientnet_lite1", image_size, dropout)
+
+
+@register("efficientnet_lite2")
+def efficientnet_lite2(image_size: int = 260, dropout: float = 0.2) -> keras.Model:
+    """EfficientNet-Lite2: Lite1's depth, 10% wider stages, ImageNet weights from its own
+    package."""
+    return _efficientnet_lite("efficientnet_lite2", image_size, dropout)

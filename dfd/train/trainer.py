@@ -28,7 +28,7 @@ from dfd.evaluate import report as evaluation, run_folder
 from dfd.train import (distill, hardware, loss_scaling, models, multi_worker, pipeline,
                        sources as sources_lib)
 
-PRETRAINED_MODELS = ("efficientnet_lite0",)
+PRETRAINED_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 """Models with ImageNet weights (dfd.train.pretrained.SUPPORTED; repeated here so that parsing
 flags does not import the weights reader)."""
 

@@ -142,6 +142,29 @@ def test_reader_refuses_a_pickle_that_would_run_code(tmp_path):
         torch_checkpoint.read_state_dict(str(path))
 
 
+@pytest.mark.parametrize("model,blocks,last_width", [("efficientnet_lite1", 21, 320),
+                                                     ("efficientnet_lite2", 21, 352)])
+def test_lite1_and_lite2_take_every_tensor_of_their_own_checkpoint(model, blocks, last_width):
+    """The larger backbones from their own packages: every tensor lands on one Keras
+    weight (assign raises otherwise), the depth and widths are the checkpoint's."""
+    require_pretrained_weights(model)
+    weights = torch_checkpoint.read_state_dict(pretrained.checkpoint_path(model))
+    backbone = models.build(model, 64).get_layer(models.BACKBONE)
+    pretrained.assign(backbone, weights)
+    assert len({k.split(".")[1] for k in weights if k.startswith("_blocks.")}) == blocks
+    assert backbone.get_layer(f"block{blocks - 1}_project_conv").filters == last_width
+    np.testing.assert_array_equal(backbone.get_layer("stem_conv").get_weights()[0],
+                                  weights["_conv_stem.weight"].transpose(2, 3, 1, 0))
+    assert not any(f"block{blocks}_dw" == layer.name for layer in backbone.layers)
+
+
+def test_every_model_with_imagenet_weights_defaults_to_them():
+    from dfd.train import trainer
+
+    assert trainer.PRETRAINED_MODELS == pretrained.SUPPORTED
+    assert set(pretrained.SUPPORTED) <= set(models.names())
+
+
 def test_imagenet_init_is_refused_for_models_without_weights():
     with pytest.raises(pretrained.PretrainedError, match="no ImageNet weights for dfdnet"):
         pretrained.load_imagenet(models.build("dfdnet", 64))
