@@ -28,7 +28,10 @@ LABELS = ("real", "fake")
 
 FAKE_LABEL = 1
 
-DEFAULT_IMAGE_SIZE = 128
+DEFAULT_IMAGE_SIZE = 160
+"""The default recipe's input side: face-swap traces need it (the DFDC crops come from faces of
+~155 px; at 128 px validation AUC on swaps was 0.04-0.05 lower on two seeds, at 224 no higher
+than at 160; BUILD_NOTES.md "Input size on face swaps"). A run's own size is in its model.json."""
 CROP = "center_square"
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"
 RESIZE_METHOD = "bilinear"
