@@ -108,15 +108,12 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) ->
         tf.random.experimental.stateless_split(seed, 3))
     batch = tf.shape(images)[0]
     size = config.image_size
-    flip = tf.random.stateless_uniform([batch], flip_seed) < 0.5
+    flip = (tf.random.stateless_uniform([batch], flip_seed) < 0.5 if "flip" in config.augment
+            else tf.zeros([batch], tf.bool))
     if "crop" not in config.augment:
-        if "flip" in config.augment:
-            columns = tf.range(tf.shape(images)[2])
-            order = tf.where(flip[:, None], columns[::-1][None], columns[None])
-            images = tf.gather(images, order, axis=2, batch_dims=1)  # 2x faster than tf.where
-        return images
-    if "flip" not in config.augment:
-        flip = tf.zeros_like(flip)
+        columns = tf.range(tf.shape(images)[2])
+        order = tf.where(flip[:, None], columns[::-1][None], columns[None])
+        return tf.gather(images, order, axis=2, batch_dims=1)  # 2x faster than tf.where
     scale = tf.random.stateless_uniform([batch], scale_seed, config.crop_min_scale, 1.0)
     top, left = tf.unstack(
         tf.random.stateless_uniform([batch, 2], offset_seed) * (1.0 - scale[:, None]), axis=1)
