@@ -28,10 +28,11 @@ LABELS = ("real", "fake")
 
 FAKE_LABEL = 1
 
-DEFAULT_IMAGE_SIZE = 160
-"""The default recipe's input side: face-swap traces need it (the DFDC crops come from faces of
-~155 px; at 128 px validation AUC on swaps was 0.04-0.05 lower on two seeds, at 224 no higher
-than at 160; BUILD_NOTES.md "Input size on face swaps"). A run's own size is in its model.json."""
+DEFAULT_IMAGE_SIZE = 128
+"""The default recipe's input side. 160 px scored 0.04-0.05 higher on face swaps it trained on,
+but carried over to GAN faces it never saw 0.12 worse on two seeds and gained nothing on the
+other left-out families, for 1.5x the device time (BUILD_NOTES.md "Back to 128 px"). A run's own
+size is in its model.json."""
 CROP = "center_square"
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"
 RESIZE_METHOD = "bilinear"
