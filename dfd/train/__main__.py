@@ -19,7 +19,8 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.common import spec  # noqa: E402
-from dfd.train import augment, distill, hardware, models, pipeline, sources, trainer  # noqa: E402
+from dfd.train import (augment, distill, face_masks, hardware, models, pipeline, sources,  # noqa: E402
+                       trainer)
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()
@@ -147,6 +148,16 @@ flags.DEFINE_float("resize_scale_min", 0.25, "Smallest down-scale factor of the 
                    "augmentation (then resized back up).")
 flags.DEFINE_float("self_blend_probability", 0.5,
                    "Chance that self_blend turns a real training image into a fake.")
+flags.DEFINE_enum("self_blend_mask", "ellipse", list(face_masks.CHOICES),
+                  "Mask of self_blend's whole-face blends: a centred ellipse, or the face's "
+                  "outline from MediaPipe's face mesh (the SBI paper's; found once per real "
+                  "training image, before the cache; an image without a sure face falls "
+                  "back to the ellipse).")
+flags.register_multi_flags_validator(
+    ["self_blend_mask", "augment"],
+    lambda v: v["self_blend_mask"] == "ellipse" or "self_blend" in v["augment"],
+    "--self_blend_mask=face_mesh shapes the self_blend augmentation: add self_blend to "
+    "--augment.")
 flags.DEFINE_string("cache", "memory", '"memory", "none", or a file path prefix.')
 flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer in examples.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, shuffling and augmentation.")
@@ -217,7 +228,8 @@ def pipeline_config() -> pipeline.PipelineConfig:
             blur_sigma=(0.1, FLAGS.blur_sigma_max),
             resize_scale=(FLAGS.resize_scale_min, 1.0),
             jpeg_quality=(FLAGS.jpeg_quality_min, 100),
-            self_blend_probability=FLAGS.self_blend_probability))
+            self_blend_probability=FLAGS.self_blend_probability,
+            self_blend_mask=FLAGS.self_blend_mask))
 
 
 def training_sources() -> list[sources.Source]:

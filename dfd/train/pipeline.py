@@ -25,6 +25,7 @@ from absl import logging
 
 from dfd.common import spec
 from dfd.train import augment as per_image
+from dfd.train import face_masks
 
 DEFAULT_DATASET = "deepfake_real_images"
 AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "resize", "self_blend")
@@ -92,10 +93,19 @@ class PipelineConfig:
         if unknown:
             raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; "
                              f"choose from {AUGMENTATIONS}")
+        if self.augmentation.self_blend_mask not in face_masks.CHOICES:
+            raise ValueError(f"self_blend_mask must be one of {face_masks.CHOICES}, "
+                             f"not {self.augmentation.self_blend_mask!r}")
 
     @property
     def per_image_augment(self) -> tuple[str, ...]:
         return tuple(n for n in self.augment if n in per_image.DEGRADATIONS + (per_image.SELF_BLEND,))
+
+    @property
+    def face_masks(self) -> bool:
+        """Whether training examples carry a face-outline mask for the self-blend."""
+        return (per_image.SELF_BLEND in self.augment
+                and self.augmentation.self_blend_mask == "face_mesh")
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: PipelineConfig) -> tf.Tensor:
@@ -175,7 +185,8 @@ def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dic
 
 
 def cache_identity(found, split: str, image_size: int,
-                   input_context: tf.distribute.InputContext | None = None) -> dict:
+                   input_context: tf.distribute.InputContext | None = None,
+                   with_face_masks: bool = False) -> dict:
     """What a file cache of one split holds: whose data, which split, which pixels.
 
     A cache read under a different identity would hand a run another dataset's images
@@ -183,7 +194,8 @@ def cache_identity(found, split: str, image_size: int,
     and its version, the data dir resolved (a rebuilt or moved copy is another source), the
     split's example counts, the digest of its source files that dfd's builder records
     (another dataset's files: the split's TFRecord names, sizes and modification times), and
-    the preprocessing contract; and, for one worker's share of a split, which share.
+    the preprocessing contract; for one worker's share of a split, which share; and whether
+    the cached examples carry face masks (`dfd.train.face_masks`: another tensor per example).
     """
     split_info = found.info.splits[split]
     recorded = ((found.info.metadata or {}).get("splits") or {}).get(split) or {}
@@ -205,6 +217,8 @@ def cache_identity(found, split: str, image_size: int,
     if input_context and input_context.num_input_pipelines > 1:
         identity["worker"] = [input_context.input_pipeline_id,
                               input_context.num_input_pipelines]
+    if with_face_masks:
+        identity["face_masks"] = "face_mesh"
     return identity
 
 
@@ -257,23 +271,30 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
     """(image, label) pairs of one split of one source, decoded, preprocessed and cached;
     training adds shuffling and the per-image augmentation after the cache. `cache_name`
     (the source's name) goes into a file cache's name so a reader sees whose it is;
-    `input_context`: this worker's place among several (see `read_split`)."""
+    `input_context`: this worker's place among several (see `read_split`). With
+    `config.face_masks` a training example is (image, label, face mask) up to the
+    augmentation, the mask found once, before the cache, on the source's pixels."""
     found = builder(data_dir, dataset)
     ds = read_split(found, split, training=training, seed=config.seed,
                     input_context=input_context)
     size = config.image_size
     deterministic = config.deterministic or not training
+    with_masks = training and config.face_masks
 
     def load(example):
-        image = preprocess_image(decode(example["image"]), size)
-        return image, tf.cast(example["label"], tf.float32)
+        square = center_square(decode(example["image"]))
+        image = resize_to_uint8(square, size)
+        label = tf.cast(example["label"], tf.float32)
+        if with_masks:
+            return image, label, face_masks.face_mask(square, label, size)
+        return image, label
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache and config.cache != "none":
         prefix = f"{config.cache}-{cache_name}" if cache_name else config.cache
-        path = cache_path(prefix, cache_identity(found, split, size, input_context))
+        path = cache_path(prefix, cache_identity(found, split, size, input_context, with_masks))
         # tf.data opens the cache file only when iteration starts: without its folder, a
         # run would fail mid-fit with a NotFoundError.
         tf.io.gfile.makedirs(os.path.dirname(path) or ".")
@@ -286,15 +307,19 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
 
 def augment_images(ds: tf.data.Dataset, config: PipelineConfig) -> tf.data.Dataset:
     """The per-image training augmentation (`config.per_image_augment`, see
-    `dfd.train.augment`) of an (image, label) stream, each element with its own seed; the
-    stream unchanged when the config names none. `examples` applies it after the cache and
-    the shuffle; benchmarks.input_pipeline's profile applies it to images it holds itself."""
+    `dfd.train.augment`) of an (image, label) or (image, label, face mask) stream, each
+    element with its own seed, to (image, label); the stream unchanged when the config names
+    none. `examples` applies it after the cache and the shuffle; benchmarks.input_pipeline's
+    profile applies it to images it holds itself."""
     if not config.per_image_augment:
         return ds
+
+    def one(element, seed):
+        image, label, *mask = element
+        return per_image.augment_example(image, label, seed, config.per_image_augment,
+                                         config.augmentation, mask[0] if mask else None)
     return _with_seeds(ds, config).map(
-        lambda pair, seed: per_image.augment_example(
-            pair[0], pair[1], seed, config.per_image_augment, config.augmentation),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic or None)
+        one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic or None)
 
 
 def _seeds(config: PipelineConfig) -> tf.data.Dataset:
