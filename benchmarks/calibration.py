@@ -26,6 +26,8 @@ import os
 
 import numpy as np
 
+from dfd.cli import quiet
+
 ECE_TARGET = 0.05
 BAND_GAIN = 0.05
 BAND_MAX_COVERAGE = 0.15
@@ -168,6 +170,7 @@ def table(rows: list[dict], names: list[str]) -> str:
 
 
 def main(argv=None) -> int:
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     args = parse_args(argv)
     from dfd.lite.detector import Detector
 

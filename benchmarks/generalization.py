@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+from dfd.cli import quiet
+
 FAMILIES = ("dfdc_faces", "celeba_stylegan", "rff160")
 """Face swaps, GAN faces, local Photoshop edits (../shared/data/README.md)."""
 SPLITS = ("validation", "test")
@@ -177,6 +179,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--families", default=",".join(FAMILIES))

@@ -54,6 +54,8 @@ import sys
 import tempfile
 import time
 
+from dfd.cli import quiet
+
 GPU_IMAGES_PER_S_256 = 14_000
 """dfdnet training at 256 px on one H200 (FINDINGS.md; measured outside this repo with
 dfd's models.py)."""
@@ -462,6 +464,7 @@ def print_sharding(rows: list[dict]) -> None:
 
 
 def main(argv=None) -> None:
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", help="Kaggle-layout Dataset/ folder (builds it first)")
     parser.add_argument("--data_dir", help="an already built TFDS data dir (skips the build)")

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from dfd.cli import quiet
+
 DEFAULT_RECIPES = ["seed_cnn:configs/seed_reproduction.flags", "dfdnet:configs/cpu_small.flags"]
 
 
@@ -158,6 +160,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--sets", default="rff160,celeba_stylegan")

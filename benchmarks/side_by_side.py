@@ -33,6 +33,7 @@ from PIL import Image
 
 from benchmarks import edge, faces
 from benchmarks.generalization import int8_figures
+from dfd.cli import quiet
 from dfd.common import spec
 from dfd.lite.detector import Detector
 from dfd.lite.explain import Explainer
@@ -128,6 +129,7 @@ def markdown(rows: list[dict], sources: list[str]) -> str:
 
 
 def main(argv=None) -> int:
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR, repeatable")
     parser.add_argument("--export", action="append", default=[],

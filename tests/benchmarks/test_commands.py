@@ -13,7 +13,8 @@ BENCHMARKS = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py")
 
 
 def test_the_benchmarks_are_the_ones_listed_here():
-    assert BENCHMARKS == ["beam", "beam_report", "calibration", "edge", "explain", "faces", "fuzz",
+    assert BENCHMARKS == ["beam", "beam_report", "calibration", "edge", "explain", "face_masks",
+                          "faces", "fuzz",
                           "generalization",
                           "input_pipeline",
                           "kernel_agreement", "quality", "serve_load", "side_by_side"]
