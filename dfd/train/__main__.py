@@ -158,6 +158,16 @@ flags.register_multi_flags_validator(
     lambda v: v["self_blend_mask"] == "ellipse" or "self_blend" in v["augment"],
     "--self_blend_mask=face_mesh shapes the self_blend augmentation: add self_blend to "
     "--augment.")
+flags.DEFINE_bool("self_blend_only", False,
+                  "Train on the real training images alone: every fake is a self_blend of "
+                  "one (the SBI paper's setting: no generator's or editor's output is ever "
+                  "seen, so nothing of one is learnt). Validation keeps every image.")
+flags.register_multi_flags_validator(
+    ["self_blend_only", "augment", "self_blend_probability"],
+    lambda v: not v["self_blend_only"] or (
+        "self_blend" in v["augment"] and 0 < v["self_blend_probability"] < 1),
+    "--self_blend_only makes every fake with self_blend: --augment must name self_blend and "
+    "--self_blend_probability lie strictly between 0 and 1.")
 flags.DEFINE_string("cache", "memory", '"memory", "none", or a file path prefix.')
 flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer in examples.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, shuffling and augmentation.")
@@ -223,6 +233,7 @@ def pipeline_config() -> pipeline.PipelineConfig:
         image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, cache=FLAGS.cache,
         augment=tuple(FLAGS.augment), shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
         deterministic=FLAGS.deterministic, data_service=FLAGS.data_service,
+        reals_only=FLAGS.self_blend_only,
         augmentation=augment.AugmentConfig(
             probability=FLAGS.degrade_probability,
             blur_sigma=(0.1, FLAGS.blur_sigma_max),

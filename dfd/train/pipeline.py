@@ -87,12 +87,19 @@ class PipelineConfig:
     data_service: str | None = None
     """grpc://HOST:PORT of a tf.data service dispatcher that makes the training batches
     (`through_data_service`); None: this process makes them."""
+    reals_only: bool = False
+    """Train on the real images alone (every fake then comes from self_blend: the SBI
+    paper's setting, a detector that never sees a generator's or editor's output);
+    evaluation keeps every image."""
 
     def __post_init__(self):
         unknown = set(self.augment) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; "
                              f"choose from {AUGMENTATIONS}")
+        if self.reals_only and per_image.SELF_BLEND not in self.augment:
+            raise ValueError("reals_only needs self_blend in augment: without it training "
+                             "would see no fake at all")
         if self.augmentation.self_blend_mask not in face_masks.CHOICES:
             raise ValueError(f"self_blend_mask must be one of {face_masks.CHOICES}, "
                              f"not {self.augmentation.self_blend_mask!r}")
@@ -186,7 +193,7 @@ def split_info(data_dir: str, split: str, dataset: str = DEFAULT_DATASET) -> dic
 
 def cache_identity(found, split: str, image_size: int,
                    input_context: tf.distribute.InputContext | None = None,
-                   with_face_masks: bool = False) -> dict:
+                   with_face_masks: bool = False, reals_only: bool = False) -> dict:
     """What a file cache of one split holds: whose data, which split, which pixels.
 
     A cache read under a different identity would hand a run another dataset's images
@@ -194,8 +201,9 @@ def cache_identity(found, split: str, image_size: int,
     and its version, the data dir resolved (a rebuilt or moved copy is another source), the
     split's example counts, the digest of its source files that dfd's builder records
     (another dataset's files: the split's TFRecord names, sizes and modification times), and
-    the preprocessing contract; for one worker's share of a split, which share; and whether
-    the cached examples carry face masks (`dfd.train.face_masks`: another tensor per example).
+    the preprocessing contract; for one worker's share of a split, which share; whether
+    the cached examples carry face masks (`dfd.train.face_masks`: another tensor per example);
+    and whether it holds the real images alone (`PipelineConfig.reals_only`).
     """
     split_info = found.info.splits[split]
     recorded = ((found.info.metadata or {}).get("splits") or {}).get(split) or {}
@@ -219,6 +227,8 @@ def cache_identity(found, split: str, image_size: int,
                               input_context.num_input_pipelines]
     if with_face_masks:
         identity["face_masks"] = "face_mesh"
+    if reals_only:
+        identity["reals_only"] = True
     return identity
 
 
@@ -277,6 +287,8 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
     found = builder(data_dir, dataset)
     ds = read_split(found, split, training=training, seed=config.seed,
                     input_context=input_context)
+    if training and config.reals_only:  # before the decode: fakes cost nothing
+        ds = ds.filter(lambda example: example["label"] == 0)
     size = config.image_size
     deterministic = config.deterministic or not training
     with_masks = training and config.face_masks
@@ -294,7 +306,8 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
         ds = ds.cache()
     elif config.cache and config.cache != "none":
         prefix = f"{config.cache}-{cache_name}" if cache_name else config.cache
-        path = cache_path(prefix, cache_identity(found, split, size, input_context, with_masks))
+        path = cache_path(prefix, cache_identity(found, split, size, input_context, with_masks,
+                                                 training and config.reals_only))
         # tf.data opens the cache file only when iteration starts: without its folder, a
         # run would fail mid-fit with a NotFoundError.
         tf.io.gfile.makedirs(os.path.dirname(path) or ".")
@@ -404,6 +417,16 @@ def round_robin_dataset(sources: Sequence[tuple[str, str]], split: str, config: 
     order = tf.data.Dataset.range(len(streams)).repeat()
     mixed = tf.data.Dataset.choose_from_datasets(streams, order, stop_on_empty_dataset=False)
     return batched(mixed, config, training=False)
+
+
+def reals_only_info(info: dict) -> dict:
+    """`split_info` of a split as a `reals_only` run reads it: its real images alone."""
+    counts = info.get("class_counts")
+    if counts is None:
+        raise ValueError("training on the real images alone needs the split's class counts, "
+                         "which this build does not record: rebuild it with dfd's builder")
+    return {"num_examples": int(counts.get("real", 0)),
+            "class_counts": {"real": int(counts.get("real", 0)), "fake": 0}}
 
 
 def mixed_class_shares(infos: Sequence[dict], weights: Sequence[float]) -> dict | None:

@@ -55,6 +55,11 @@ def class_weights(settings, infos: list[dict], weights: list[float]) -> dict | N
     shares = pipeline.mixed_class_shares(infos, weights)
     if not shares:
         return None
+    if settings.self_blend_only:  # every fake is a blend of a real: its coin sets the mix
+        p = settings.self_blend_probability
+        shares = {"real": 1.0 - p, "fake": p}
+        if not 0.0 < p < 1.0:
+            return None
     return {label: 1.0 / (2.0 * max(shares[name], 1e-9))
             for label, name in enumerate(("real", "fake"))}
 
@@ -203,6 +208,8 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
 
     infos = [pipeline.split_info(s.data_dir, settings.train_split, settings.dataset)
              for s in sources]
+    if pipeline_config.reals_only:
+        infos = [pipeline.reals_only_info(info) for info in infos]
     weights = [s.weight for s in sources]
     train_examples = sum(info["num_examples"] for info in infos)
     pairs = [(s.name, s.data_dir) for s in sources]
