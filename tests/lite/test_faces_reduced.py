@@ -13,8 +13,10 @@ def photo(mode: str, width: int = 301, height: int = 203) -> Image.Image:
     rgba = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
     image = Image.fromarray(rgba, "RGBA")
     if mode == "I;16":
-        wide = rng.integers(0, 65536, (height, width), dtype=np.uint16)
-        return Image.fromarray(wide, "I;16")
+        wide = rng.integers(0, 65536, (height, width), dtype="<u2")
+        sixteen = Image.fromarray(wide)  # Pillow 13 takes the mode from the dtype only
+        assert sixteen.mode == "I;16"
+        return sixteen
     if mode == "P":
         palette = image.convert("RGB").convert("P")
         palette.info["transparency"] = 5
