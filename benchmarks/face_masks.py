@@ -63,21 +63,24 @@ def main(argv=None) -> None:
     parser.add_argument("--source", action="append", required=True,
                         help="a Kaggle-layout Dataset/ folder (repeatable)")
     parser.add_argument("--split", default="Train")
-    parser.add_argument("--limit", type=int, default=0, help="at most this many images, evenly spread (0 = all)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="at most this many images, evenly spread (0 = all)")
     parser.add_argument("--image_size", type=int, default=128)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     quiet.import_tensorflow()  # dfd.train.face_masks imports it: its start-up lines held back
     mesh = FaceMesh(threads=1)
     results = {}
-    print("| source | real images | with an outline | mean coverage | winning window (1.0 / 1.5 / 2.0) | ms per image |")
+    print("| source | real images | with an outline | mean coverage "
+          "| winning window (1.0 / 1.5 / 2.0) | ms per image |")
     print("| --- | --- | --- | --- | --- | --- |")
     for source in args.source:
         name = os.path.basename(os.path.dirname(os.path.abspath(source)))
         r = results[name] = measure(source, args.split, args.limit, args.image_size, mesh)
         coverage = "-" if r["mean_coverage"] is None else f"{r['mean_coverage']:.3f}"
         print(f"| {name} | {r['images']} | {r['with_outline']} ({r['share']:.1%}) | {coverage} | "
-              f"{' / '.join(str(v) for v in r['winning_zoom'].values())} | {r['ms_per_image']:.1f} |")
+              f"{' / '.join(str(v) for v in r['winning_zoom'].values())} | "
+              f"{r['ms_per_image']:.1f} |")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=2)

@@ -19,8 +19,8 @@ from dfd.cli import run_flags
 
 quiet.import_tensorflow()  # a binary, not a library: its C++ start-up lines held back
 from dfd.common import spec  # noqa: E402
-from dfd.train import (augment, distill, face_masks, hardware, models, pipeline, sources,  # noqa: E402
-                       trainer)
+from dfd.train import (  # noqa: E402
+    augment, distill, face_masks, hardware, models, pipeline, sources, trainer)
 
 FLAGS = flags.FLAGS
 run_flags.define_run_folder()

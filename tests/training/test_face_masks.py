@@ -139,7 +139,8 @@ def test_an_unknown_mask_is_refused_by_name():
 
 def test_a_face_mesh_mask_without_self_blend_is_refused_by_flag(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}", f"--workdir={tmp_path / 'run'}",
+        [sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}",
+         f"--workdir={tmp_path / 'run'}",
          "--self_blend_mask=face_mesh", "--augment=flip,jpeg"],
         env=TF_ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
