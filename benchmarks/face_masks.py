@@ -23,14 +23,13 @@ import numpy as np
 from PIL import Image
 
 from dfd.cli import quiet
-from dfd.lite.faces.mesh import MIN_PRESENCE, ZOOMS, FaceMesh
+from dfd.common.preprocess import center_square_box
+from dfd.lite.faces.mesh import ZOOMS, FaceMesh
 
 
 def centred_square(path: str) -> Image.Image:
     image = Image.open(path).convert("RGB")
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
+    top, left, side = center_square_box(image.height, image.width)
     return image.crop((left, top, left + side, top + side))
 
 
@@ -45,12 +44,11 @@ def measure(source: str, split: str, limit: int, size: int, mesh: FaceMesh) -> d
     for name in files:
         square = centred_square(os.path.join(folder, name))
         start = time.perf_counter()
-        runs = [(mesh.run(square, zoom), zoom) for zoom in ZOOMS]
+        best = mesh.landmarks(square)
         seconds += time.perf_counter() - start
-        best, zoom = max(runs, key=lambda pair: pair[0].presence)
-        if best.presence >= MIN_PRESENCE:
+        if best is not None:
             found += 1
-            zooms[zoom] += 1
+            zooms[best.zoom] += 1
             coverage.append(float((hull_mask(best.points, square.size[0], size) > 0).mean()))
     return {"images": len(files), "with_outline": found, "share": found / max(len(files), 1),
             "mean_coverage": float(np.mean(coverage)) if coverage else None,

@@ -42,6 +42,8 @@ class Landmarks:
     """(468, 2) float32 x, y in the image's pixels."""
     presence: float
     """The model's probability that its window held a face."""
+    zoom: float
+    """The window it was found in (one of ZOOMS: side over the image's longer side)."""
 
 
 class FaceMesh:
@@ -81,7 +83,7 @@ class FaceMesh:
         logit = float(self.interpreter.get_tensor(self._presence["index"]).reshape(()))
         points = raw[:, :2] * scale + np.array([left, top], np.float32)
         presence = 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
-        return Landmarks(points.astype(np.float32), presence)
+        return Landmarks(points.astype(np.float32), presence, zoom)
 
     def landmarks(self, image: Image.Image, zooms=ZOOMS) -> Landmarks | None:
         """The surest of the windows `zooms`, or None when none reaches MIN_PRESENCE."""
