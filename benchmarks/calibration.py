@@ -170,8 +170,8 @@ def table(rows: list[dict], names: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     args = parse_args(argv)
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     from dfd.lite.detector import Detector
 
     detector = Detector(args.model, threads=1, allow_failed_gate=args.allow_failed_gate)

@@ -179,7 +179,6 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--families", default=",".join(FAMILIES))
@@ -195,6 +194,7 @@ def main(argv=None) -> int:
                         help="comma-separated families to leave out (default: each in turn; "
                              "empty: none, only the run trained on every family)")
     args = parser.parse_args(argv)
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     families = args.families.split(",")
     data_dirs = {f: built(args.shared, args.out, f) for f in families}
     left_out = families if args.only_left_out is None else [

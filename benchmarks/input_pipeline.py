@@ -464,7 +464,6 @@ def print_sharding(rows: list[dict]) -> None:
 
 
 def main(argv=None) -> None:
-    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", help="Kaggle-layout Dataset/ folder (builds it first)")
     parser.add_argument("--data_dir", help="an already built TFDS data dir (skips the build)")
@@ -495,6 +494,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip_seed_loader", action="store_true")
     parser.add_argument("--child_rate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.images = [int(n) for n in args.images.split(",")]
     if len(args.images) == 1:

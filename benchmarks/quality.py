@@ -160,7 +160,6 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default="../shared/data", help="folder of the face sets")
     parser.add_argument("--sets", default="rff160,celeba_stylegan")
@@ -174,6 +173,7 @@ def main(argv=None) -> int:
                         help="also export each run and measure its int8 file through dfd.lite "
                              "(test AUC, robustness, latency at 1 thread, size)")
     args = parser.parse_args(argv)
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     rows = []
     for set_name in args.sets.split(","):
         source = os.path.join(args.shared, set_name)

@@ -129,7 +129,6 @@ def markdown(rows: list[dict], sources: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR, repeatable")
     parser.add_argument("--export", action="append", default=[],
@@ -143,6 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--photo_repeats", type=int, default=10, help="timed calls per photo")
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    quiet.import_tensorflow()  # its C++ start-up lines held back, as dfd's binaries do
     data_dirs = dict(edge.named(args.data_dir))
     exports = dict(edge.named(args.export))
     runs = [(name, run_dir, exports.get(name, os.path.join(run_dir, "export")))
