@@ -189,12 +189,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(argv: list[str], **popen_args) -> subprocess.Popen:
+    """A dispatcher or worker whose stderr goes to an unnamed file, not a pipe: nobody reads a
+    pipe while the benchmark runs, and a server that logged more than its 64 KiB buffer would
+    block mid-measurement. The file is kept (`process.log`) for the reason when it dies."""
+    import tempfile
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, text=True,
+                               **popen_args)
+    process.log = log
+    return process
+
+
+def server_log(process: subprocess.Popen, limit: int = 2000) -> str:
+    process.log.seek(0)
+    return process.log.read()[-limit:]
+
+
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
     import socket
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read()[-2000:]}")
+            raise RuntimeError(f"server exited: {server_log(process)}")
         try:
             socket.create_connection(("localhost", port), timeout=1).close()
             return
@@ -213,19 +230,17 @@ def service(args, data_dir: str) -> list[dict]:
         ports = [free_port() for _ in range(workers)]
         port = free_port()
         command = [sys.executable, "-m", "dfd.train.data_service"]
-        servers = [subprocess.Popen(
+        servers = [start_server(
             [*command, "dispatcher", f"--port={port}",
-             "--workers=" + ",".join(f"localhost:{p}" for p in ports)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)]
+             "--workers=" + ",".join(f"localhost:{p}" for p in ports)])]
         try:
             wait_for_port(port, servers[0])
             for index, worker_port in enumerate(ports):
                 core = {available[index % len(available)]}
-                servers.append(subprocess.Popen(
+                servers.append(start_server(
                     [*command, "worker", f"--port={worker_port}",
                      f"--dispatcher=localhost:{port}"],
-                    preexec_fn=lambda core=core: os.sched_setaffinity(0, core),
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+                    preexec_fn=lambda core=core: os.sched_setaffinity(0, core)))
                 wait_for_port(worker_port, servers[-1])
             for size in args.sizes[:1] if args.service_sizes is None else args.service_sizes:
                 cfg = pipeline.PipelineConfig(image_size=size, batch_size=args.batch_size,
@@ -244,6 +259,7 @@ def service(args, data_dir: str) -> list[dict]:
                 except subprocess.TimeoutExpired:
                     server.kill()
                     server.wait()
+                server.log.close()
     return results
 
 

@@ -1,9 +1,11 @@
 """benchmarks.input_pipeline: the GPU boxes' core arithmetic, the per-worker sharding rows
-BUILD_NOTES.md's "Input pipeline" section quotes, and the augmentation profile's variants."""
+BUILD_NOTES.md's "Input pipeline" section quotes, the augmentation profile's variants, and
+the service servers' logs."""
 
 import argparse
 import dataclasses
 import json
+import sys
 
 import numpy as np
 
@@ -79,3 +81,16 @@ def test_each_profile_variant_applies_its_augmentation_and_only_the_none_row_kee
     assert (blended_labels == 1).all()
     assert all(not np.array_equal(a, b) for a, b in zip(blended[real], plain[real]))
     np.testing.assert_array_equal(blended[~real], plain[~real])
+
+
+def test_a_service_server_that_logs_more_than_a_pipe_holds_neither_blocks_nor_loses_it():
+    # 200 KB on stderr: into an unread pipe (64 KiB) the child would never reach its exit.
+    chatty = ("import sys; sys.stderr.write('w' * 200_000 + 'last words'); "
+              "sys.stderr.flush()")
+    server = input_pipeline.start_server([sys.executable, "-c", chatty])
+    try:
+        assert server.wait(timeout=60) == 0
+        assert input_pipeline.server_log(server).endswith("last words")
+    finally:
+        server.kill()
+        server.log.close()
