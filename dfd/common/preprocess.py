@@ -7,9 +7,10 @@ rounded uint8 result matches `dfd.train.pipeline.preprocess_image` bit for bit: 
 
 Bilinear resizing without antialias reads at most two source rows and two source columns
 per output row and column, so only those samples are gathered (from a uint8 array, or
-straight from a decoded Pillow image in whatever mode it decoded to, converting just those
-rows to RGB) before anything becomes float32: beyond the decoder's own buffer, the cost is
-bounded by the output size, not by the input's, whatever shape the upload has.
+straight from a decoded Pillow image in whatever mode it decoded to, converting bounded
+strips around those rows to RGB) before anything becomes float32: beyond the decoder's own
+buffer, the memory is bounded by `GATHER_BYTES` and the output size, not by the input's,
+whatever shape the upload has.
 """
 
 from __future__ import annotations
@@ -37,18 +38,39 @@ def _bilinear_taps(in_size: int, out_size: int):
     return lower, upper, lerp
 
 
-def gather(source: np.ndarray | Image.Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """source[rows][:, cols] as uint8 RGB (len(rows), len(cols), 3), reading nothing else.
+GATHER_BYTES = 1 << 22
+"""Most RGB bytes read from a Pillow image at once: a strip of consecutive source rows,
+only as wide as the sampled columns, is cropped and converted in one call. Small enough that
+a 40 MP upload costs no full-size copy; large enough that a face crop of a 1 MP photo is one
+or two strips, not one Pillow call per source row (that cost ~5 ms a face, most of the
+photo's time after the detector: BUILD_NOTES.md "Faces")."""
 
-    A Pillow image is read one row at a time and only that row converted to RGB (the
-    conversion is per pixel), so no full-size array or RGB copy is ever made.
+
+def gather(source: np.ndarray | Image.Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """source[rows][:, cols] as uint8 RGB (len(rows), len(cols), 3); `rows` and `cols`
+    ascending, as `np.unique` gives them.
+
+    A Pillow image is read in strips of consecutive rows spanning only the sampled columns,
+    at most GATHER_BYTES of RGB each, and only the strip is converted to RGB (the conversion
+    is per pixel, so the pixels equal a whole-image conversion's); no full-size array or RGB
+    copy is ever made.
     """
     if isinstance(source, np.ndarray):
         return source[np.ix_(rows, cols)]
     out = np.empty((len(rows), len(cols), 3), dtype=np.uint8)
-    for i, row in enumerate(rows.tolist()):
-        line = to_rgb(source.crop((0, row, source.width, row + 1)))
-        out[i] = np.asarray(line, dtype=np.uint8)[0, cols]
+    if not len(rows) or not len(cols):
+        return out
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    strip_rows = max(1, GATHER_BYTES // (3 * (right - left)))
+    local_cols = cols - left
+    start = 0
+    while start < len(rows):
+        first = int(rows[start])
+        stop = int(np.searchsorted(rows, first + strip_rows, side="left"))
+        last = int(rows[stop - 1])
+        strip = np.asarray(to_rgb(source.crop((left, first, right, last + 1))), np.uint8)
+        out[start:stop] = strip[rows[start:stop] - first][:, local_cols]
+        start = stop
     return out
 
 

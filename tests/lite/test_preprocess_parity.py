@@ -6,11 +6,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from conftest import encode, jpeg_bytes, textured_rgb
-from dfd.train import pipeline
-from dfd.lite import imageio
-
-
 from dfd.common import preprocess
+from dfd.lite import imageio
+from dfd.train import pipeline
+
+
 def training_tensor(encoded: bytes, size: int) -> np.ndarray:
     return pipeline.preprocess_image(pipeline.decode(tf.constant(encoded)), size).numpy()
 
