@@ -273,7 +273,7 @@ class Detector:
         start = time.perf_counter()
         if self.face_finder is None:
             return self.whole_image(self.p_fake_pixels(self.pixels(data)), start)
-        # Faces are searched on a reduced copy and crops read only their rows, so the photo
+        # Faces are searched on a reduced copy and crops read bounded strips, so the photo
         # stays in the mode it decoded to (a whole RGB copy of a 40 MP PNG is 160 MB).
         return self.classify_faces(imageio.open_image(data), start)
 

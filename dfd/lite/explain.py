@@ -256,7 +256,7 @@ class Explainer:
         so it would rescale the drops and keep which cells are hottest."""
         start = time.perf_counter()
         detector = self.detector
-        image = imageio.open_image(data)  # any mode: crops convert only their rows
+        image = imageio.open_image(data)  # any mode: crops convert only strips around them
         if detector.face_finder is not None:
             verdict = detector.classify_faces(image, start)
             if verdict.judged == "faces":
