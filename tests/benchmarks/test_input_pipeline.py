@@ -8,6 +8,7 @@ import json
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import TINY_IMAGE_SIZE
 from benchmarks import input_pipeline
@@ -94,3 +95,19 @@ def test_a_service_server_that_logs_more_than_a_pipe_holds_neither_blocks_nor_lo
     finally:
         server.kill()
         server.log.close()
+
+
+def test_service_rates_from_epochs_of_a_few_seconds_carry_a_warning(capsys):
+    rows = [{"workers": 1, "size": 128, "images": 600, "epochs": [296.0, 298.0], "rate": 297.0},
+            {"workers": 2, "size": 128, "images": 600, "epochs": [295.0, 297.0], "rate": 296.0}]
+    assert input_pipeline.shortest_epoch_seconds(rows) == pytest.approx(600 / 298.0)
+    input_pipeline.print_service(rows)
+    assert "warning: the shortest epoch took 2.0 s" in capsys.readouterr().out
+
+
+def test_service_rates_from_long_epochs_print_no_warning(capsys):
+    rows = [{"workers": 1, "size": 256, "images": 4000, "epochs": [190.0, 200.0], "rate": 195.0},
+            {"workers": 2, "size": 256, "images": 4000, "epochs": [332.0, 195.0], "rate": 246.0}]
+    input_pipeline.print_service(rows)
+    out = capsys.readouterr().out
+    assert "256 px: 2 workers / 1 = 1.26x" in out and "warning" not in out
