@@ -277,8 +277,10 @@ class Detector:
         # stays in the mode it decoded to (a whole RGB copy of a 40 MP PNG is 160 MB).
         return self.classify_faces(imageio.open_image(data), start)
 
-    def judge_faces(self, image) -> list[dict]:
-        """Each face the detector finds in a decoded photo, judged on its own crop."""
+    def judge_faces(self, image) -> list[tuple[dict, np.ndarray]]:
+        """Each face the detector finds in a decoded photo, judged on its own crop: (the
+        face's record, the model input it was judged on), so a caller that goes on to
+        explain the faces does not cut and resample every crop a second time."""
         try:
             with self._lock:
                 found = self.face_finder.find(image)
@@ -289,12 +291,13 @@ class Detector:
         for face in found:
             top, left, side = face.crop
             crop = [left, top, left + side, top + side]
-            raw = self.p_fake_pixels(self.crop_pixels(image, crop))
+            pixels = self.crop_pixels(image, crop)
+            raw = self.p_fake_pixels(pixels)
             p_fake = self.calibration.apply(raw)
-            judged.append({"box": [round(v, 1) for v in face.box],
-                           "score": round(face.score, 4), "p_fake": p_fake,
-                           "p_fake_raw": raw, "verdict": self.verdict_of(p_fake),
-                           "crop": crop})
+            judged.append(({"box": [round(v, 1) for v in face.box],
+                            "score": round(face.score, 4), "p_fake": p_fake,
+                            "p_fake_raw": raw, "verdict": self.verdict_of(p_fake),
+                            "crop": crop}, pixels))
         return judged
 
     def crop_pixels(self, image, crop) -> np.ndarray:
@@ -304,10 +307,11 @@ class Detector:
         return preprocess.to_model_pixels(
             preprocess.resize_bilinear(image, (top, left, right - left), self.image_size))
 
-    def classify_faces(self, image, start: float) -> Verdict:
+    def classify_faces(self, image, start: float, judged=None) -> Verdict:
         """The photo's verdict from its faces (`verdicts.photo_verdict`); its P(fake) is
-        the most suspicious face's. No face under auto: the whole image, said out of domain."""
-        faces = self.judge_faces(image)
+        the most suspicious face's. No face under auto: the whole image, said out of domain.
+        `judged`: this image's `judge_faces`, when the caller has it already."""
+        faces = [face for face, _ in (self.judge_faces(image) if judged is None else judged)]
         if not faces and self.faces == "auto":
             return self.whole_image(
                 self.p_fake_pixels(preprocess.preprocess(image, self.image_size)), start,

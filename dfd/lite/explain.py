@@ -258,10 +258,10 @@ class Explainer:
         detector = self.detector
         image = imageio.open_image(data)  # any mode: crops convert only strips around them
         if detector.face_finder is not None:
-            verdict = detector.classify_faces(image, start)
+            judged = detector.judge_faces(image)
+            verdict = detector.classify_faces(image, start, judged)
             if verdict.judged == "faces":
-                heats = [self.explain(detector.crop_pixels(image, face["crop"]), face["crop"])
-                         for face in verdict.faces]
+                heats = [self.explain(pixels, face["crop"]) for face, pixels in judged]
                 return dataclasses.replace(
                     verdict, ms=(time.perf_counter() - start) * 1000.0), heats
         top, left, side = preprocess.center_square_box(image.height, image.width)

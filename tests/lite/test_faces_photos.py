@@ -247,3 +247,24 @@ def test_explain_draws_one_map_per_judged_face(detector, photos, tmp_path):
     assert len(names) == len(truths)
     verdict = detector.classify_bytes(path.read_bytes())
     assert [f["p_fake"] for f in line["faces"]] == [f["p_fake"] for f in verdict.faces]
+
+
+def test_explain_maps_each_face_on_the_very_input_it_was_judged_on(detector, photos,
+                                                                   monkeypatch):
+    """Each face is cut and resampled once: its map's pixels are the crop its verdict came
+    from (cutting it again cost ~5 ms a face on a 1 MP photo)."""
+    from dfd.lite.explain import Explainer
+
+    photo, truths = photos[1]
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=92)
+    cuts = []
+    crop_pixels = detector.crop_pixels
+    monkeypatch.setattr(detector, "crop_pixels",
+                        lambda image, crop: cuts.append(crop) or crop_pixels(image, crop))
+    verdict, heats = Explainer(detector, grid=4).explain_bytes(buffer.getvalue())
+    assert verdict.judged == "faces" and len(heats) == len(verdict.faces) == len(truths)
+    assert cuts == [face["crop"] for face in verdict.faces]
+    for face, heat in zip(verdict.faces, heats):
+        assert list(heat.crop) == face["crop"] and heat.pixels.dtype == np.uint8
+        assert heat.p_fake == pytest.approx(face["p_fake_raw"], abs=1e-6)
