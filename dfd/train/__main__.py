@@ -168,6 +168,18 @@ flags.register_multi_flags_validator(
         "self_blend" in v["augment"] and 0 < v["self_blend_probability"] < 1),
     "--self_blend_only makes every fake with self_blend: --augment must name self_blend and "
     "--self_blend_probability lie strictly between 0 and 1.")
+flags.DEFINE_enum("select_on", "fakes", ["fakes", "self_blends"],
+                  "What validation judges for the checkpoint choice, early stopping and the "
+                  "learning-rate plateau: the --eval_split as built (its reals and fakes), or "
+                  "its reals alone, each once as itself and once self-blended by a seed fixed "
+                  "per image (what a --self_blend_only run should choose on: it never sees "
+                  "the sources' own fakes). The evaluation report judges the split as built "
+                  "either way.")
+flags.register_multi_flags_validator(
+    ["select_on", "augment"],
+    lambda v: v["select_on"] == "fakes" or "self_blend" in v["augment"],
+    "--select_on=self_blends judges the checkpoints on self_blend's blends: add self_blend "
+    "to --augment.")
 flags.DEFINE_string("cache", "memory", '"memory", "none", or a file path prefix.')
 flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer in examples.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, shuffling and augmentation.")

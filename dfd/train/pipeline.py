@@ -277,21 +277,25 @@ def read_split(found, split: str, *, training: bool, seed: int,
 
 def examples(data_dir: str, split: str, config: PipelineConfig, *, training: bool,
              dataset: str = DEFAULT_DATASET, cache_name: str = "",
-             input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+             input_context: tf.distribute.InputContext | None = None,
+             blend_sources: bool = False) -> tf.data.Dataset:
     """(image, label) pairs of one split of one source, decoded, preprocessed and cached;
     training adds shuffling and the per-image augmentation after the cache. `cache_name`
     (the source's name) goes into a file cache's name so a reader sees whose it is;
     `input_context`: this worker's place among several (see `read_split`). With
     `config.face_masks` a training example is (image, label, face mask) up to the
-    augmentation, the mask found once, before the cache, on the source's pixels."""
+    augmentation, the mask found once, before the cache, on the source's pixels.
+    `blend_sources`: the split's reals alone, with their face masks when the config's
+    self-blend wants them, whatever `training` says (`held_out_blends` blends them)."""
     found = builder(data_dir, dataset)
     ds = read_split(found, split, training=training, seed=config.seed,
                     input_context=input_context)
-    if training and config.reals_only:  # before the decode: fakes cost nothing
+    reals_only = blend_sources or (training and config.reals_only)
+    if reals_only:  # before the decode: fakes cost nothing
         ds = ds.filter(lambda example: example["label"] == 0)
     size = config.image_size
     deterministic = config.deterministic or not training
-    with_masks = training and config.face_masks
+    with_masks = (training or blend_sources) and config.face_masks
 
     def load(example):
         square = center_square(decode(example["image"]))
@@ -307,7 +311,7 @@ def examples(data_dir: str, split: str, config: PipelineConfig, *, training: boo
     elif config.cache and config.cache != "none":
         prefix = f"{config.cache}-{cache_name}" if cache_name else config.cache
         path = cache_path(prefix, cache_identity(found, split, size, input_context, with_masks,
-                                                 training and config.reals_only))
+                                                 reals_only))
         # tf.data opens the cache file only when iteration starts: without its folder, a
         # run would fail mid-fit with a NotFoundError.
         tf.io.gfile.makedirs(os.path.dirname(path) or ".")
@@ -404,6 +408,35 @@ def union_dataset(sources: Sequence[tuple[str, str]], split: str, config: Pipeli
         ds = examples(data_dir, split, config, training=False, dataset=dataset, cache_name=name)
         union = ds if union is None else union.concatenate(ds)
     return batched(union, config, training=False)
+
+
+def held_out_blends(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,
+                    dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
+    """Evaluation batches of every source's real `split` images, each twice: as itself
+    (label 0) and self-blended (label 1) with the config's mask, by a seed fixed per image,
+    so every epoch is judged on the same pairs.
+
+    What a run that trains on self-blends alone (`reals_only`, the SBI paper's setting)
+    should choose its checkpoint on: the trained sources' own fakes come from a generator or
+    an editor it is never shown, and judged on them such a run kept its first epoch (val
+    AUC 0.40, falling; BUILD_NOTES.md, session 15). The blends are not degraded: the choice
+    judges what the model learnt about seams, not the augmentation's noise."""
+    union = None
+    for name, data_dir in sources:
+        ds = examples(data_dir, split, config, training=False, dataset=dataset,
+                      cache_name=name, blend_sources=True)
+        union = ds if union is None else union.concatenate(ds)
+    # Not re-randomised: every pass over the split draws the same seeds.
+    seeds = tf.data.Dataset.random(seed=config.seed + 1).batch(2)
+
+    def pair(element, seed):
+        image, _, *mask = element
+        blended = per_image.self_blend(image, seed, mask[0] if mask else None)
+        return tf.stack([image, blended]), tf.constant([0.0, 1.0])
+
+    ds = tf.data.Dataset.zip((union, seeds)).map(pair, num_parallel_calls=tf.data.AUTOTUNE,
+                                                 deterministic=True)
+    return batched(ds.unbatch(), config, training=False)
 
 
 def round_robin_dataset(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,

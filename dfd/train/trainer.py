@@ -230,6 +230,9 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
         logging.info("training on %s", ", ".join(
             f"{s['name']} ({info['num_examples']} images, {s['share']:.0%} of each batch)"
             for s, info in zip(config["sources"], infos)))
+    if settings.select_on == "self_blends":
+        eval_ds = pipeline.held_out_blends(pairs, settings.eval_split, pipeline_config,
+                                           settings.dataset)
     steps_per_epoch = math.ceil(train_examples / settings.batch_size)
     if strategy_name == "multi_worker":  # full batches only (dfd.train.multi_worker)
         steps_per_epoch = max(1, train_examples // settings.batch_size)

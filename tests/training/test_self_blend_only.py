@@ -33,6 +33,35 @@ def test_the_training_stream_holds_the_reals_and_their_blends_only(tiny_tfds):
     assert np.concatenate(evaluation).sum() > 0, "validation keeps its real fakes"
 
 
+def test_held_out_blends_pair_each_validation_real_with_its_blend_the_same_every_epoch(
+        tiny_tfds):
+    data = str(tiny_tfds / "tfds")
+    sources = [("tiny", data), ("again", data)]
+    blends = pipeline.held_out_blends(sources, "validation", config())
+    first = [(x.numpy(), y.numpy()) for x, y in blends]
+    second = [(x.numpy(), y.numpy()) for x, y in blends]
+    images = np.concatenate([x for x, _ in first])
+    labels = np.concatenate([y for _, y in first])
+    reals = sum(int((y.numpy() == 0).sum()) for _, y in
+                pipeline.build_dataset(data, "validation", config(), training=False))
+    assert len(labels) == 2 * 2 * reals, "each source's reals, each once as itself, once blended"
+    np.testing.assert_array_equal(labels, np.tile([0.0, 1.0], 2 * reals))
+    assert all(not np.array_equal(real, fake) for real, fake in zip(images[0::2], images[1::2]))
+    for (x1, y1), (x2, y2) in zip(first, second):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_select_on_self_blends_without_self_blend_is_refused_by_flag(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}",
+         f"--workdir={tmp_path / 'run'}", "--select_on=self_blends", "--augment=flip"],
+        env=TF_ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "--select_on=self_blends judges the checkpoints on self_blend's blends" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_reals_only_without_self_blend_is_refused():
     with pytest.raises(ValueError, match="reals_only needs self_blend"):
         config(augment=("flip",))
@@ -66,8 +95,8 @@ def test_a_self_blend_only_run_trains_and_says_so(tiny_tfds, tmp_path):
     run_module("dfd.train", f"--data_dir={tiny_tfds / 'tfds'}", f"--workdir={run}",
                "--model=dfdnet", f"--image_size={TINY_IMAGE_SIZE}", "--batch_size=8",
                "--epochs=1", "--augment=flip,self_blend", "--self_blend_only",
-               "--early_stopping_patience=0", "--robustness=none")
+               "--select_on=self_blends", "--early_stopping_patience=0", "--robustness=none")
     config = json.loads((run / "config.json").read_text())
-    assert config["self_blend_only"] is True
+    assert config["self_blend_only"] is True and config["select_on"] == "self_blends"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["splits"]["test"]["examples"] == 16
