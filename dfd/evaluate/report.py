@@ -312,6 +312,8 @@ def evaluate_workdir(workdir: str, splits: list[str] | None = None, robustness_s
     report = {"checkpoint": checkpoint, "model": config["model"],
               "image_size": config["image_size"], "dataset": config["dataset"],
               "selected_on": config.get("eval_split", "validation"),
+              # judged there on its reals and fakes, or on its reals and their self-blends
+              "select_on": config.get("select_on", "fakes"),
               "trained_on": trained_on, "sources_evaluated": names,
               # the union is always the training sources': an export reads its thresholds
               # from it, and a family judged for the cross-family check must not leak in

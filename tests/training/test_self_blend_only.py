@@ -100,3 +100,4 @@ def test_a_self_blend_only_run_trains_and_says_so(tiny_tfds, tmp_path):
     assert config["self_blend_only"] is True and config["select_on"] == "self_blends"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["splits"]["test"]["examples"] == 16
+    assert metrics["select_on"] == "self_blends" and metrics["selected_on"] == "validation"
