@@ -52,16 +52,6 @@ def test_held_out_blends_pair_each_validation_real_with_its_blend_the_same_every
         np.testing.assert_array_equal(y1, y2)
 
 
-def test_select_on_self_blends_without_self_blend_is_refused_by_flag(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}",
-         f"--workdir={tmp_path / 'run'}", "--select_on=self_blends", "--augment=flip"],
-        env=TF_ENV, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
-    assert "--select_on=self_blends judges the checkpoints on self_blend's blends" in result.stderr
-    assert not (tmp_path / "run").exists()
-
-
 def test_reals_only_without_self_blend_is_refused():
     with pytest.raises(ValueError, match="reals_only needs self_blend"):
         config(augment=("flip",))
@@ -78,13 +68,18 @@ def test_a_reals_only_epoch_is_the_reals_and_the_coin_sets_the_class_weights():
         pipeline.reals_only_info({"num_examples": 10})
 
 
-def test_self_blend_only_without_self_blend_is_refused_by_flag(tmp_path):
+@pytest.mark.parametrize("flag, reason", [
+    ("--self_blend_only", "--self_blend_only makes every fake with self_blend"),
+    ("--select_on=self_blends",
+     "--select_on=self_blends judges the checkpoints on self_blend's blends"),
+])
+def test_a_self_blend_flag_without_self_blend_is_refused(tmp_path, flag, reason):
     result = subprocess.run(
         [sys.executable, "-m", "dfd.train", f"--data_dir={tmp_path}",
-         f"--workdir={tmp_path / 'run'}", "--self_blend_only", "--augment=flip"],
+         f"--workdir={tmp_path / 'run'}", flag, "--augment=flip"],
         env=TF_ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
-    assert "--self_blend_only makes every fake with self_blend" in result.stderr
+    assert reason in result.stderr
     assert not (tmp_path / "run").exists()
 
 
