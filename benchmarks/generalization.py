@@ -146,20 +146,26 @@ def judge(workdir: str, data_dirs: dict, family: str, trained: bool) -> dict:
 
 
 def resolve_runs(extra: list[str], out: str, run_name: str) -> list[str]:
-    """A recipe's extra flags with `@RECIPE` (as in `--teacher=@default`) replaced by that
+    """A recipe's extra flags with `@RECIPE` (as in `--teacher=@default`, or each of a list:
+    `--teacher=@default,@blends`) replaced by that
     recipe's run folder for the same families, so a student is distilled from the teacher
     that saw what it sees and nothing of the family left out. The named recipe must come
     earlier in --recipe (its run is then finished)."""
     resolved = []
     for flag in extra:
         name, sep, value = flag.partition("=")
-        if sep and value.startswith("@"):
-            workdir = os.path.abspath(os.path.join(out, value[1:], run_name))
-            if not os.path.exists(os.path.join(workdir, "metrics.json")):
-                raise SystemExit(f"--recipe: {flag} names recipe {value[1:]!r}, whose "
-                                 f"{run_name} run {workdir} has not finished; list that "
-                                 f"recipe earlier")
-            flag = f"{name}={workdir}"
+        if sep and "@" in value:  # a list flag may name several: --teacher=@a,@b
+            parts = []
+            for part in value.split(","):
+                if part.startswith("@"):
+                    workdir = os.path.abspath(os.path.join(out, part[1:], run_name))
+                    if not os.path.exists(os.path.join(workdir, "metrics.json")):
+                        raise SystemExit(f"--recipe: {flag} names recipe {part[1:]!r}, whose "
+                                         f"{run_name} run {workdir} has not finished; list "
+                                         f"that recipe earlier")
+                    part = workdir
+                parts.append(part)
+            flag = f"{name}={','.join(parts)}"
         resolved.append(flag)
     return resolved
 

@@ -36,7 +36,10 @@ TRAINING = "training"
 TEACHER = "teacher"
 """training.teacher: a distilled student's teacher (export/model_card.py's teacher_entry):
 the run, its checkpoint and sha256, its validation figures, the distillation settings and
-the student's agreement with it, for the union and per source."""
+the student's agreement with it, for the union and per source. An ensemble of teachers
+(dfd.train.distill) records `combine` and its `members`, each as one teacher is recorded."""
+TEACHER_COMBINE = ("max", "mean")
+"""How an ensemble teacher's members are combined (dfd.train.distill.COMBINE)."""
 TEACHER_CHECKPOINTS = ("best.keras", "final.keras")
 FIGURES = {"auc": (0.0, 1.0), "accuracy": (0.0, 1.0), "eer": (0.0, 1.0),
            "loss": (0.0, 1e6), "examples": (0, 2 ** 40)}
@@ -269,6 +272,33 @@ def _figures(check: _Checker, field: str, entry, ranges: dict) -> None:
 
 def _teacher(check: _Checker, field: str, section) -> None:
     check.object(field, section)
+    if "members" in section:
+        if section.get("combine") not in TEACHER_COMBINE:
+            check.fail(f"{field}.combine", f"one of {', '.join(TEACHER_COMBINE)}",
+                       section.get("combine"))
+        members = section["members"]
+        if not isinstance(members, list) or len(members) < 2:
+            check.fail(f"{field}.members", "a list of at least two teachers", members)
+        for i, member in enumerate(members):
+            _teacher_run(check, f"{field}.members[{i}]", member)
+    else:
+        _teacher_run(check, field, section)
+    for key, low_open in (("distill_alpha", False), ("distill_temperature", True)):
+        if section.get(key) is not None:
+            high = 1.0 if key == "distill_alpha" else 1e6
+            check.number(f"{field}.{key}", section[key], 0.0, high, low_open=low_open)
+    for split, entry in check.object(f"{field}.agreement", section.get("agreement", {})).items():
+        _figures(check, f"{field}.agreement.{split}", entry, AGREEMENT)
+    for name, by_split in check.object(f"{field}.agreement_by_source",
+                                       section.get("agreement_by_source", {})).items():
+        for split, entry in check.object(f"{field}.agreement_by_source.{name}",
+                                         by_split).items():
+            _figures(check, f"{field}.agreement_by_source.{name}.{split}", entry, AGREEMENT)
+
+
+def _teacher_run(check: _Checker, field: str, section) -> None:
+    """One teacher run: its folder, checkpoint, sha256, model, size and own figures."""
+    check.object(field, section)
     check.string(f"{field}.run", section.get("run"))
     if section.get("checkpoint") not in TEACHER_CHECKPOINTS:
         check.fail(f"{field}.checkpoint", f"one of {', '.join(TEACHER_CHECKPOINTS)}",
@@ -278,22 +308,11 @@ def _teacher(check: _Checker, field: str, section) -> None:
         check.string(f"{field}.model", section["model"])
     if "image_size" in section:
         check.number(f"{field}.image_size", section["image_size"], *IMAGE_SIZES, whole=True)
-    for key, low_open in (("distill_alpha", False), ("distill_temperature", True)):
-        if section.get(key) is not None:
-            high = 1.0 if key == "distill_alpha" else 1e6
-            check.number(f"{field}.{key}", section[key], 0.0, high, low_open=low_open)
     if "validation" in section:
         _figures(check, f"{field}.validation", section["validation"], FIGURES)
     for name, entry in check.object(f"{field}.validation_by_source",
                                     section.get("validation_by_source", {})).items():
         _figures(check, f"{field}.validation_by_source.{name}", entry, FIGURES)
-    for split, entry in check.object(f"{field}.agreement", section.get("agreement", {})).items():
-        _figures(check, f"{field}.agreement.{split}", entry, AGREEMENT)
-    for name, by_split in check.object(f"{field}.agreement_by_source",
-                                       section.get("agreement_by_source", {})).items():
-        for split, entry in check.object(f"{field}.agreement_by_source.{name}",
-                                         by_split).items():
-            _figures(check, f"{field}.agreement_by_source.{name}.{split}", entry, AGREEMENT)
 
 
 def _artifact(check: _Checker, field: str, entry) -> None:

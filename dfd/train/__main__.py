@@ -215,11 +215,17 @@ flags.register_multi_flags_validator(
     lambda v: not v["data_service"] or v["cache"] in ("memory", "none"),
     "--data_service runs the cache on every worker: --cache must be memory or none (a "
     "file prefix would be one file written by all of them).")
-flags.DEFINE_string("teacher", None,
-                    "A finished dfd.train run folder (its best.keras, else final.keras, and "
-                    "config.json) whose model teaches --model (the student) by distillation "
-                    "(dfd.train.distill): the teacher runs frozen on each augmented batch. "
-                    "Its input size may differ from --image_size, which stays the student's.")
+flags.DEFINE_list("teacher", None,
+                  "A finished dfd.train run folder (its best.keras, else final.keras, and "
+                  "config.json) whose model teaches --model (the student) by distillation "
+                  "(dfd.train.distill): the teacher runs frozen on each augmented batch. "
+                  "Its input size may differ from --image_size, which stays the student's. "
+                  "Several folders, comma-separated, teach as one ensemble "
+                  "(--teacher_combine); they share one input size.")
+flags.DEFINE_enum("teacher_combine", "max", list(distill.COMBINE),
+                  "With several --teacher runs: how their logits make the one the student "
+                  "learns. max = fake when any teacher says fake (experts on different "
+                  "families of fake); mean = their average.")
 flags.DEFINE_float("distill_alpha", 0.5,
                    "With --teacher: weight of the teacher's soft targets in the loss, the "
                    "labels' being 1 - alpha (0 = labels alone, 1 = the teacher alone).")
@@ -286,15 +292,18 @@ def check_teacher() -> None:
             "--teacher does not work with --distribution=multi_worker (or TF_CONFIG naming "
             "workers): dfd.train.multi_worker's loop has no distillation loss; train the "
             "student on one machine")
-    teacher = distill.find_teacher(FLAGS.teacher)
-    if os.path.realpath(teacher.run_dir) == os.path.realpath(FLAGS.workdir):
-        raise distill.TeacherError(
-            f"--teacher={FLAGS.teacher} is the --workdir: a run cannot teach itself (the "
-            f"student's checkpoints would replace the teacher's); give the student its own "
-            f"--workdir")
-    FLAGS.teacher = teacher.run_dir  # absolute, as config.json and flags.txt record it
+    teachers = distill.find_teachers(FLAGS.teacher)
+    for teacher in teachers:
+        if os.path.realpath(teacher.run_dir) == os.path.realpath(FLAGS.workdir):
+            raise distill.TeacherError(
+                f"--teacher={','.join(FLAGS.teacher)} names the --workdir: a run cannot teach "
+                f"itself (the student's checkpoints would replace the teacher's); give the "
+                f"student its own --workdir")
+    # absolute, as config.json and flags.txt record them
+    FLAGS.teacher = [teacher.run_dir for teacher in teachers]
     distill.check_settings(FLAGS.distill_alpha, FLAGS.distill_temperature)
-    distill.load_teacher(teacher)  # loads and checks it; the trainer loads it in its scope
+    # loads and checks them; the trainer loads them again in its scope
+    distill.load_teachers(teachers, FLAGS.teacher_combine)
 
 
 def main(argv) -> None:

@@ -25,6 +25,17 @@ Files. The wrapper's `save` writes the student alone, so best.keras and final.ke
 distilled run are a plain student that evaluate, export and the device load like any other;
 its config.json records the teacher (`teacher_run`: folder, checkpoint, sha256, validation
 figures) for the model card.
+
+Several teachers (`--teacher=A,B`, `--teacher_combine`). Recipes that carry over to a family of
+fake nobody trained on tend to be experts: one trained on the labelled fakes knows those
+families, one trained on self-blends alone knows blending seams and calls GAN faces real
+(BUILD_NOTES, issue 21). Their ensemble judges better than either, but a device pays for every
+model it runs; distilling the ensemble into one student is how its judgement ships. The members
+are combined on the logit, inside one frozen model whose `logit` layer is the combination, so
+the step, the agreement report and the card treat it as one teacher: `max` calls an image fake
+when any expert does (an expert's "real" on a family it never saw is no evidence), `mean`
+averages the logits. Members share one input size (each would otherwise need its own resize
+of the batch; train a member at the size of the others).
 """
 
 from __future__ import annotations
@@ -34,9 +45,12 @@ import json
 import math
 import os
 
+from dfd.common.card import TEACHER_COMBINE
 from dfd.common.checksums import sha256_file
 
 CONFIG = "config.json"
+COMBINE = TEACHER_COMBINE
+"""How an ensemble of teachers is combined on the logit (see above); the card checks it."""
 CHECKPOINTS = ("best.keras", "final.keras")
 LOGIT_LAYER = "logit"
 """Every dfd model's pre-sigmoid Dense layer (dfd.train.models._p_fake_head)."""
@@ -92,6 +106,22 @@ def find_teacher(run_dir: str) -> TeacherRun:
     return TeacherRun(run_dir, checkpoint, config)
 
 
+def find_teachers(run_dirs: list[str]) -> list[TeacherRun]:
+    """Each of --teacher's run folders as a teacher (find_teacher), refusing a folder named
+    twice and members of different input sizes, naming the flag."""
+    runs = [find_teacher(run_dir) for run_dir in run_dirs]
+    flag = f"--teacher={','.join(run_dirs)}"
+    folders = [os.path.realpath(run.run_dir) for run in runs]
+    if len(set(folders)) != len(folders):
+        raise TeacherError(f"{flag}: names a run folder twice")
+    sizes = {run.image_size for run in runs}
+    if len(sizes) > 1:
+        raise TeacherError(f"{flag}: the teachers take "
+                           f"{', '.join(f'{r.image_size} px ({r.run_dir})' for r in runs)}; "
+                           f"an ensemble's members share one input size")
+    return runs
+
+
 def check_settings(alpha: float, temperature: float) -> None:
     """Raises TeacherError naming the flag for a weight outside [0, 1] or a temperature that
     is not a finite number > 0 (the binary's flag validators say the same at parse time)."""
@@ -131,6 +161,51 @@ def describe(teacher: TeacherRun) -> dict:
             "sources": list(teacher.config.get("source_names") or by_source),
             "validation": _quoted(report.get("splits", {}).get(selected_on, {})),
             "validation_by_source": by_source}
+
+
+def describe_teachers(runs: list[TeacherRun], combine: str) -> dict:
+    """config.json's `teacher_run`: one teacher as `describe` says; an ensemble as how it is
+    combined, each member as `describe` says, their shared input size and every source any
+    member trained on."""
+    if len(runs) == 1:
+        return describe(runs[0])
+    members = [describe(run) for run in runs]
+    sources = list(dict.fromkeys(name for m in members for name in m["sources"]))
+    return {"combine": combine, "members": members, "image_size": runs[0].image_size,
+            "model": f"{combine}({', '.join(str(m['model']) for m in members)})",
+            "sources": sources}
+
+
+def load_teachers(runs: list[TeacherRun], combine: str):
+    """One frozen teacher model: the single run's (load_teacher), or the ensemble of the
+    runs' models combined on the logit by `combine`, its `logit` layer the combination and
+    its output the sigmoid of it, so that it is used exactly as one teacher is."""
+    models = [load_teacher(run) for run in runs]
+    if len(models) == 1:
+        return models[0]
+    return ensemble(models, combine)
+
+
+def ensemble(models: list, combine: str):
+    """The frozen model whose logit is the `combine` of the dfd models' logits."""
+    import keras
+
+    if combine not in COMBINE:
+        raise TeacherError(f"--teacher_combine={combine}: must be one of {', '.join(COMBINE)}")
+    first = models[0].inputs[0]
+    inputs = keras.Input(tuple(first.shape[1:]), dtype=first.dtype, name="pixels")
+    logits = []
+    for i, model in enumerate(models):
+        member = keras.Model(model.inputs, model.get_layer(LOGIT_LAYER).output,
+                             name=f"member_{i}")
+        logits.append(keras.layers.Reshape((1,), dtype="float32")(member(inputs)))
+    layer = keras.layers.Maximum if combine == "max" else keras.layers.Average
+    logit = layer(name=LOGIT_LAYER, dtype="float32")(logits)
+    p_fake = keras.layers.Activation("sigmoid", dtype="float32", name="p_fake")(logit)
+    model = keras.Model(inputs, keras.layers.Reshape((), dtype="float32")(p_fake),
+                        name=f"teachers_{combine}")
+    model.trainable = False
+    return model
 
 
 def load_teacher(teacher: TeacherRun):

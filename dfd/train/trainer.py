@@ -197,9 +197,10 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
 
     config = resolved_config(settings, strategy_name, precision, strategy.num_replicas_in_sync)
     config["sources"] = sources_lib.describe(sources)
-    teacher_run = distill.find_teacher(settings.teacher) if settings.teacher else None
-    if teacher_run:
-        config["teacher_run"] = distill.describe(teacher_run)
+    teacher_runs = distill.find_teachers(settings.teacher) if settings.teacher else []
+    if teacher_runs:
+        config["teacher_run"] = distill.describe_teachers(teacher_runs,
+                                                          settings.teacher_combine)
     if chief:
         if write_flagfile:
             write_flagfile(os.path.join(workdir, "flags.txt"))
@@ -244,7 +245,7 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
         if init == "imagenet":
             from dfd.train import pretrained
             logging.info("ImageNet weights from %s", pretrained.load_imagenet(model))
-        trained, teacher = with_teacher(model, teacher_run, settings)
+        trained, teacher = with_teacher(model, teacher_runs, settings)
     phases = training_phases(settings, init)
     for phase in phases:
         # A phase that finished before a kill is not rerun: its end state is reloaded
@@ -302,17 +303,18 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
                                          robustness_splits=settings.robustness_splits)
     if teacher:
         from dfd.evaluate import agreement
-        report = agreement.add_to_metrics(workdir, teacher, teacher_run.config,
+        report = agreement.add_to_metrics(workdir, teacher, teacher_runs[0].config,
                                           [settings.eval_split], config["teacher_run"])
     return report
 
 
-def with_teacher(model, teacher_run: distill.TeacherRun | None, settings):
+def with_teacher(model, teacher_runs: list[distill.TeacherRun], settings):
     """(the model fit trains, the teacher or None): with --teacher, the student wrapped with
-    its frozen teacher and the distillation loss (dfd.train.distill); else `model` itself.
-    Called in the strategy's scope, so the teacher's variables are mirrored too."""
-    if teacher_run is None:
+    its frozen teacher (several combined into one) and the distillation loss
+    (dfd.train.distill); else `model` itself. Called in the strategy's scope, so the
+    teacher's variables are mirrored too."""
+    if not teacher_runs:
         return model, None
-    teacher = distill.load_teacher(teacher_run)
+    teacher = distill.load_teachers(teacher_runs, settings.teacher_combine)
     return distill.distiller(model, teacher, settings.distill_alpha,
                              settings.distill_temperature, settings.label_smoothing), teacher

@@ -44,7 +44,7 @@ def test_leave_one_family_out_on_two_tiny_families(tmp_path):
     # the student left out swaps too, distilled from the teacher that never saw them
     student = json.loads((tmp_path / "lofo" / "student" / "without_swaps" / "config.json")
                          .read_text())
-    assert student["teacher"] == str(tmp_path / "lofo" / "tiny" / "without_swaps")
+    assert student["teacher"] == [str(tmp_path / "lofo" / "tiny" / "without_swaps")]
     assert [s["name"] for s in student["sources"]] == ["gans"]
 
 
@@ -58,3 +58,11 @@ def test_a_student_recipe_names_its_teachers_run_for_the_same_families(tmp_path)
     (teacher / "metrics.json").write_text("{}")
     assert resolve_runs(["--teacher=@default", "--epochs=3"], str(tmp_path),
                         "without_rff160") == [f"--teacher={teacher}", "--epochs=3"]
+    # an ensemble teacher: each @NAME of the list, a plain folder left as it is
+    other = tmp_path / "blends" / "without_rff160"
+    with pytest.raises(SystemExit, match="recipe 'blends'"):
+        resolve_runs(["--teacher=@default,@blends"], str(tmp_path), "without_rff160")
+    other.mkdir(parents=True)
+    (other / "metrics.json").write_text("{}")
+    assert resolve_runs(["--teacher=@default,@blends,/x/run"], str(tmp_path),
+                        "without_rff160") == [f"--teacher={teacher},{other},/x/run"]

@@ -57,6 +57,36 @@ def test_the_export_shaped_card_passes():
     assert card.validate(valid_card()) == valid_card()
 
 
+def ensemble_card() -> dict:
+    """A student distilled from two teachers: `combine` and each member as one teacher."""
+    ensemble = valid_card()
+    one = teacher_entry()
+    member = {k: one[k] for k in ("run", "checkpoint", "sha256", "model", "image_size",
+                                  "selected_on", "sources", "validation",
+                                  "validation_by_source")}
+    ensemble[card.TRAINING]["teacher"] = {
+        "combine": "max", "members": [member, {**member, "run": "/runs/other"}],
+        "image_size": 128, "model": "max(efficientnet_lite0, efficientnet_lite0)",
+        "sources": ["a", "b"], **{k: one[k] for k in ("distill_alpha", "distill_temperature",
+                                                        "agreement", "agreement_by_source")}}
+    return ensemble
+
+
+def test_an_ensemble_teachers_card_passes_and_each_member_is_checked():
+    assert card.validate(ensemble_card()) == ensemble_card()
+    for change, field in (
+            (lambda t: t.update(combine="min"), "training.teacher.combine must be one of max"),
+            (lambda t: t.update(members=t["members"][:1]), "training.teacher.members must be"),
+            (lambda t: t["members"][1].update(sha256="abc"),
+             r"training.teacher.members\[1\].sha256 must be a sha256"),
+            (lambda t: t["agreement"]["validation"].update(same_decision=2),
+             "training.teacher.agreement.validation.same_decision")):
+        broken = ensemble_card()
+        change(broken[card.TRAINING]["teacher"])
+        with pytest.raises(card.CardError, match=field):
+            card.validate(broken)
+
+
 @pytest.mark.parametrize("text,message", [
     ("null", "a model card is a JSON object, not null"),
     ("[1, 2]", "a model card is a JSON object, not list"),
