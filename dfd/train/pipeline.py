@@ -403,11 +403,18 @@ def union_dataset(sources: Sequence[tuple[str, str]], split: str, config: Pipeli
                   dataset: str = DEFAULT_DATASET) -> tf.data.Dataset:
     """Evaluation batches of one split of every source, source after source in file order:
     checkpoint choice and early stopping judge the union."""
+    return batched(_concatenated(sources, split, config, dataset), config, training=False)
+
+
+def _concatenated(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,
+                  dataset: str, **options) -> tf.data.Dataset:
+    """Every source's unbatched `examples` of `split`, source after source in file order."""
     union = None
     for name, data_dir in sources:
-        ds = examples(data_dir, split, config, training=False, dataset=dataset, cache_name=name)
+        ds = examples(data_dir, split, config, training=False, dataset=dataset,
+                      cache_name=name, **options)
         union = ds if union is None else union.concatenate(ds)
-    return batched(union, config, training=False)
+    return union
 
 
 def held_out_blends(sources: Sequence[tuple[str, str]], split: str, config: PipelineConfig,
@@ -421,11 +428,7 @@ def held_out_blends(sources: Sequence[tuple[str, str]], split: str, config: Pipe
     an editor it is never shown, and judged on them such a run kept its first epoch (val
     AUC 0.40, falling; BUILD_NOTES.md, session 15). The blends are not degraded: the choice
     judges what the model learnt about seams, not the augmentation's noise."""
-    union = None
-    for name, data_dir in sources:
-        ds = examples(data_dir, split, config, training=False, dataset=dataset,
-                      cache_name=name, blend_sources=True)
-        union = ds if union is None else union.concatenate(ds)
+    union = _concatenated(sources, split, config, dataset, blend_sources=True)
     # Not re-randomised: every pass over the split draws the same seeds.
     seeds = tf.data.Dataset.random(seed=config.seed + 1).batch(2)
 

@@ -219,21 +219,14 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
                                           pipeline_config, training=True,
                                           dataset=settings.dataset,
                                           input_context=hardware.input_context(strategy))
-        eval_ds = pipeline.build_dataset(sources[0].data_dir, settings.eval_split,
-                                         pipeline_config, training=False,
-                                         dataset=settings.dataset)
     else:
         train_ds = pipeline.mixed_training_dataset(
             pairs, settings.train_split, pipeline_config, weights, settings.dataset,
             input_context=hardware.input_context(strategy))
-        eval_ds = pipeline.union_dataset(pairs, settings.eval_split, pipeline_config,
-                                         settings.dataset)
         logging.info("training on %s", ", ".join(
             f"{s['name']} ({info['num_examples']} images, {s['share']:.0%} of each batch)"
             for s, info in zip(config["sources"], infos)))
-    if settings.select_on == "self_blends":
-        eval_ds = pipeline.held_out_blends(pairs, settings.eval_split, pipeline_config,
-                                           settings.dataset)
+    eval_ds = selection_dataset(settings, pairs, pipeline_config)
     steps_per_epoch = math.ceil(train_examples / settings.batch_size)
     if strategy_name == "multi_worker":  # full batches only (dfd.train.multi_worker)
         steps_per_epoch = max(1, train_examples // settings.batch_size)
@@ -306,6 +299,19 @@ def train_and_evaluate(settings: types.SimpleNamespace, workdir: str,
         report = agreement.add_to_metrics(workdir, teacher, teacher_runs[0].config,
                                           [settings.eval_split], config["teacher_run"])
     return report
+
+
+def selection_dataset(settings, pairs: list[tuple[str, str]], pipeline_config):
+    """What checkpoint choice, early stopping and the plateau judge: --select_on=fakes, the
+    validation split of the one source or the union of several; self_blends, their reals
+    each as itself and self-blended (pipeline.held_out_blends)."""
+    if settings.select_on == "self_blends":
+        return pipeline.held_out_blends(pairs, settings.eval_split, pipeline_config,
+                                        settings.dataset)
+    if len(pairs) == 1:
+        return pipeline.build_dataset(pairs[0][1], settings.eval_split, pipeline_config,
+                                      training=False, dataset=settings.dataset)
+    return pipeline.union_dataset(pairs, settings.eval_split, pipeline_config, settings.dataset)
 
 
 def with_teacher(model, teacher_runs: list[distill.TeacherRun], settings):
