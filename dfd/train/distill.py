@@ -29,8 +29,9 @@ figures) for the model card.
 Several teachers (`--teacher=A,B`, `--teacher_combine`). Recipes that carry over to a family of
 fake nobody trained on tend to be experts: one trained on the labelled fakes knows those
 families, one trained on self-blends alone knows blending seams and calls GAN faces real
-(BUILD_NOTES, issue 21). Their ensemble judges better than either, but a device pays for every
-model it runs; distilling the ensemble into one student is how its judgement ships. The members
+(BUILD_NOTES, issue 21). Their ensemble keeps what each knows, but a device pays for every
+model it runs, so a student of the ensemble is the form that could ship (the one measured so
+far did not inherit the blend expert's gain on unseen swaps: BUILD_NOTES, session 16). The members
 are combined on the logit, inside one frozen model whose `logit` layer is the combination, so
 the step, the agreement report and the card treat it as one teacher: `max` calls an image fake
 when any expert does (an expert's "real" on a family it never saw is no evidence), `mean`
