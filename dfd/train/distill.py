@@ -107,9 +107,12 @@ def find_teacher(run_dir: str) -> TeacherRun:
     return TeacherRun(run_dir, checkpoint, config)
 
 
-def find_teachers(run_dirs: list[str]) -> list[TeacherRun]:
+def find_teachers(run_dirs: list[str] | str) -> list[TeacherRun]:
     """Each of --teacher's run folders as a teacher (find_teacher), refusing a folder named
-    twice and members of different input sizes, naming the flag."""
+    twice and members of different input sizes, naming the flag. One folder may come as a
+    plain string, as --teacher was before it took a list (a library caller's settings)."""
+    if isinstance(run_dirs, str):
+        run_dirs = [run_dirs]
     runs = [find_teacher(run_dir) for run_dir in run_dirs]
     flag = f"--teacher={','.join(run_dirs)}"
     folders = [os.path.realpath(run.run_dir) for run in runs]

@@ -305,6 +305,14 @@ def test_a_teacher_that_cannot_teach_is_refused_naming_the_flag(
     assert not workdir.exists()
 
 
+def test_one_teacher_folder_may_be_a_plain_string(teacher_run):
+    from dfd.train import distill
+
+    as_string, as_list = distill.find_teachers(str(teacher_run)), distill.find_teachers(
+        [str(teacher_run)])
+    assert [t.run_dir for t in as_string] == [t.run_dir for t in as_list] == [str(teacher_run)]
+
+
 def test_a_run_cannot_teach_itself(tiny_tfds, teacher_run, tmp_path):
     """--teacher naming the --workdir would resume into the teacher's folder and replace its
     checkpoints with the student's: refused, the teacher's files untouched."""
