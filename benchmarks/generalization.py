@@ -147,10 +147,10 @@ def judge(workdir: str, data_dirs: dict, family: str, trained: bool) -> dict:
 
 def resolve_runs(extra: list[str], out: str, run_name: str) -> list[str]:
     """A recipe's extra flags with `@RECIPE` (as in `--teacher=@default`, or each of a list:
-    `--teacher=@default,@blends`) replaced by that
-    recipe's run folder for the same families, so a student is distilled from the teacher
-    that saw what it sees and nothing of the family left out. The named recipe must come
-    earlier in --recipe (its run is then finished)."""
+    `--teacher=@default,@blends`) replaced by that recipe's run folder for the same families,
+    so a student is distilled from the teacher that saw what it sees and nothing of the
+    family left out. The named recipe must come earlier in --recipe (its run is then
+    finished)."""
     resolved = []
     for flag in extra:
         name, sep, value = flag.partition("=")
